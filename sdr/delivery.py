@@ -1,0 +1,106 @@
+"""Sending a turn's reply, part by part, and closing the turn.
+
+Failures never loop: a provider that keeps failing, refuses the message, or leaves its fate
+unknown closes the turn as failed (recorded on the turn, the outbox row and the message) and
+the conversation moves on; only a part the provider clearly did not take is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sdr.channels.base import Channel, ChipRef, SendError, TransientSendError
+from sdr.channels.http import AmbiguousSendError
+from sdr.channels.registry import ChannelUnavailable
+from sdr.outbound import Finished, claim_part, finish, record_retry
+from sdr.pipeline import StartTurn
+from sdr.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# claim verdict -> (turn status, outcome)
+STOPS = {"paused": ("stopped", "paused"), "superseded": ("superseded", "newer message"),
+         "lost": ("abandoned", "lock lost")}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: str  # done | retry | stopped | superseded | abandoned | failed | lost | nothing
+    retry_payload: dict[str, Any] | None = None  # resend from this payload after a backoff
+    follow_up: StartTurn | None = None  # messages arrived meanwhile: start another turn
+
+
+def send_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) -> Delivery:
+    if payload is None:
+        return Delivery("nothing")
+    if not rt.buffer.extend(payload["conversation_id"], payload["token"]):
+        return Delivery("lost")
+    try:
+        channel = rt.channel(payload["provider"])
+    except ChannelUnavailable as exc:
+        return _stop(rt, payload, "failed", str(exc), answered=True)
+    chip = ChipRef(payload["chip_id"], payload["provider"], payload["channel_ref"])
+    for part in range(payload["next_part"], payload["parts"]):
+        stopped = _send_part(rt, channel, chip, payload, part, last_attempt)
+        if stopped is not None:
+            return stopped
+    with rt.sessions() as session:  # the last part was already sent by an earlier attempt
+        finished = finish(session, payload["turn_id"], final=True)
+    return _after(rt, payload, finished, "done")
+
+
+def _send_part(
+    rt: Runtime, channel: Channel, chip: ChipRef, payload: dict[str, Any], part: int, last_attempt: bool
+) -> Delivery | None:
+    settings = rt.settings
+    in_flight = settings.provider_connect_timeout + settings.provider_read_timeout + 5
+    with rt.sessions() as session:
+        claim = claim_part(session, payload["turn_id"], payload["conversation_id"], part,
+                           settings.supersede_limit_seconds, in_flight)
+    if claim.verdict != "go":
+        status, outcome = STOPS[claim.verdict]
+        return _stop(rt, payload, status, outcome, answered=part > 0)
+    if not claim.claimed:
+        if claim.part_status in ("sent", "sending", "unknown"):
+            return None  # sent (or maybe sent) by an earlier attempt: never twice
+        return _stop(rt, payload, "failed", f"part {part} is {claim.part_status}", answered=True)
+    assert claim.outbox_id is not None and claim.to_address is not None and claim.body is not None
+    try:
+        receipt = channel.send_text(chip, claim.to_address, claim.body)
+    except TransientSendError as exc:
+        if not last_attempt:
+            with rt.sessions() as session:
+                record_retry(session, claim.outbox_id, str(exc))
+            return Delivery("retry", retry_payload={**payload, "next_part": part})
+        return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=claim.outbox_id)
+    except SendError as exc:
+        ambiguous = isinstance(exc, AmbiguousSendError)
+        return _stop(rt, payload, "failed", str(exc), answered=True, failed_oid=claim.outbox_id,
+                     failed_status="unknown" if ambiguous else "failed")
+    final = part == payload["parts"] - 1
+    with rt.sessions() as session:
+        finished = finish(session, payload["turn_id"], final=final, sent_outbox_id=claim.outbox_id,
+                          provider_message_id=receipt.provider_message_id)
+    return _after(rt, payload, finished, "done") if final else None
+
+
+def _stop(
+    rt: Runtime, payload: dict[str, Any], status: str, outcome: str, *, answered: bool,
+    failed_oid: int | None = None, failed_status: str = "failed",
+) -> Delivery:
+    if status == "failed":
+        log.warning("turn %s failed to send: %s", payload["turn_id"], outcome)
+    with rt.sessions() as session:
+        finished = finish(session, payload["turn_id"], final=True, status=status, outcome=outcome,
+                          answered=answered, failed_outbox_id=failed_oid, failed_status=failed_status,
+                          error=outcome if status == "failed" else None)
+    return _after(rt, payload, finished, status)
+
+
+def _after(rt: Runtime, payload: dict[str, Any], finished: Finished, outcome: str) -> Delivery:
+    """Release the conversation and, if the lead wrote meanwhile, ask for the next turn."""
+    flush = rt.buffer.release(payload["conversation_id"], payload["token"])
+    follow_up = StartTurn(payload["conversation_id"], flush) if finished.pending else None
+    return Delivery(outcome, follow_up=follow_up)

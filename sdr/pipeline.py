@@ -1,0 +1,116 @@
+"""The steps of a message's way through the fleet: ingest, start, analyze, reply, send.
+
+Each step is what one Celery task runs. Steps hand each other small JSON payloads and hold a
+database session only around SQL, never across a model or provider call. Every step first
+checks that its turn still owns the conversation lock; a step that finds it lost does nothing,
+which is what makes redelivered and duplicated tasks harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sdr.addresses import mask
+from sdr.agent.analysis import Analysis, analyze, default_analysis
+from sdr.agent.context import TurnContext
+from sdr.agent.reply import fallback_reply, generate_reply
+from sdr.buffer import Flush
+from sdr.conversations import route_message
+from sdr.llm import LLMError, LLMTransientError
+from sdr.runtime import Runtime
+from sdr.turns import begin_turn, record_analysis, record_reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StartTurn:
+    """Ask for a turn of `conversation_id` after `flush.delay` seconds."""
+
+    conversation_id: int
+    flush: Flush
+
+
+def ingest_step(rt: Runtime, message_id: int) -> StartTurn | None:
+    """Route a stored message; if the bot owes an answer, note it in the buffer."""
+    with rt.sessions() as session:
+        routed = route_message(session, message_id, rt.settings.human_pause_minutes)
+    if routed is None:
+        return None
+    if routed.orphaned:
+        log.warning("message %s arrived on a number that is not an active chip; stored, not answered", message_id)
+    if not routed.needs_turn or routed.conversation_id is None:
+        return None
+    return StartTurn(routed.conversation_id, rt.buffer.note_inbound(routed.conversation_id))
+
+
+@dataclass(frozen=True)
+class Started:
+    token: str
+    queued_at: str | None  # ISO time the first waiting message was noted, for the timeline
+
+
+def start_step(rt: Runtime, conversation_id: int, generation: str) -> Started | None:
+    """Take the conversation's lock if this flush is the one that should start a turn."""
+    acquired = rt.buffer.try_acquire(conversation_id, generation)
+    if acquired.outcome != "acquired":
+        return None
+    first = acquired.first_waiting_at
+    return Started(acquired.token, first.isoformat() if first else None)
+
+
+def analyze_step(
+    rt: Runtime, conversation_id: int, token: str, queued_at: str | None, last_attempt: bool
+) -> dict[str, Any] | None:
+    """Open the turn and make its one analysis call. Raises LLMTransientError to ask for a retry."""
+    if not rt.buffer.extend(conversation_id, token):
+        return None
+    with rt.sessions() as session:
+        ctx = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None)
+    if ctx is None:
+        rt.buffer.release(conversation_id, token)
+        return None
+    try:
+        analysis, completion = analyze(rt.llm, rt.settings.analysis_model, rt.playbook, ctx)
+    except LLMTransientError:
+        if not last_attempt:
+            raise
+        analysis, completion = default_analysis(rt.playbook, ctx, "analysis call kept failing"), None
+    except LLMError as exc:
+        analysis, completion = default_analysis(rt.playbook, ctx, str(exc)), None
+    if not analysis.valid:
+        log.warning("turn %s: analysis fell back to defaults: %s", ctx.turn_id, analysis.problem)
+    with rt.sessions() as session:
+        if not record_analysis(session, ctx, analysis, completion):
+            return None
+    return {"context": ctx.to_json(), "analysis": analysis.to_json()}
+
+
+def reply_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) -> dict[str, Any] | None:
+    """Make the turn's one reply call with the analysis handed over, and queue its parts."""
+    if payload is None:
+        return None
+    ctx = TurnContext.from_json(payload["context"])
+    analysis = Analysis.from_json(payload["analysis"])
+    if not rt.buffer.extend(ctx.conversation_id, ctx.token):
+        return None
+    try:
+        reply = generate_reply(rt.llm, rt.settings.reply_model, rt.playbook, ctx, analysis)
+    except LLMTransientError:
+        if not last_attempt:
+            raise
+        reply = fallback_reply(rt.playbook, "llm_unavailable")
+    except LLMError as exc:
+        log.error("turn %s: reply call failed for good: %s", ctx.turn_id, exc)
+        reply = fallback_reply(rt.playbook, "llm_error")
+    with rt.sessions() as session:
+        parts = record_reply(session, ctx, reply)
+    if parts is None:
+        return None
+    log.info("turn %s for %s: %d part(s), %s", ctx.turn_id, mask(ctx.address), parts, reply.outcome)
+    return {"turn_id": ctx.turn_id, "conversation_id": ctx.conversation_id, "token": ctx.token,
+            "provider": ctx.provider, "chip_id": ctx.chip_id, "channel_ref": ctx.channel_ref,
+            "parts": parts, "next_part": 0}

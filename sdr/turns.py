@@ -1,0 +1,191 @@
+"""A turn's life in Postgres: begin (and load its context), record the analysis, record the reply.
+
+Each step is one statement. A turn answers the inbound messages after the conversation's
+watermark up to `upto_message_id`; the partial unique index on running turns makes "one turn
+at a time" hold in the database too, even if Redis loses the lock.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from sdr.agent.analysis import Analysis
+from sdr.agent.context import HistoryItem, TurnContext
+from sdr.agent.reply import Reply
+from sdr.conversations import active_sql
+from sdr.llm import Completion
+
+HISTORY_LIMIT = 20
+PENDING_LIMIT = 50
+
+_CONTEXT = """
+SELECT t.id AS turn_id, t.status AS turn_status, t.base_watermark_id, t.upto_message_id,
+       c.id AS conversation_id, c.lead_id, c.chip_id, c.summary, c.state,
+       l.address, l.profile_name, l.stage, l.qualification, ch.provider, ch.external_id,
+       (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
+            (SELECT id, author, kind, left(text, 2000) AS text, true AS pending FROM messages
+             WHERE conversation_id = c.id AND direction = 'in' AND status = 'received'
+               AND id > t.base_watermark_id AND id <= t.upto_message_id
+             ORDER BY id LIMIT :pending_limit)
+            UNION ALL
+            (SELECT id, author, kind, left(text, 2000) AS text, false AS pending FROM messages
+             WHERE conversation_id = c.id
+               AND ((direction = 'in' AND status = 'received' AND id <= t.base_watermark_id)
+                    OR (direction = 'out' AND (author = 'human' OR status IN ('sent', 'delivered', 'read'))))
+             ORDER BY created_at DESC LIMIT :history_limit)
+       ) h) AS history
+FROM {turn_source} JOIN conversations c ON c.id = t.conversation_id
+JOIN leads l ON l.id = c.lead_id JOIN chips ch ON ch.id = c.chip_id
+"""
+
+_BEGIN = text("""
+WITH t AS (
+    INSERT INTO turns (conversation_id, token, base_watermark_id, upto_message_id, queued_at)
+    SELECT c.id, :token, c.watermark_id, c.last_inbound_id, :queued_at
+    FROM conversations c JOIN leads l ON l.id = c.lead_id
+    WHERE c.id = :cid AND c.last_inbound_id > c.watermark_id
+      AND """ + active_sql("c") + """ AND l.opted_out_at IS NULL
+    ON CONFLICT DO NOTHING
+    RETURNING id, status, conversation_id, base_watermark_id, upto_message_id
+)
+""" + _CONTEXT.format(turn_source="t"))
+
+_RESUME = text(_CONTEXT.format(turn_source="turns t") + " WHERE t.token = :token AND t.status = 'running'")
+
+_RECONCILE = text("""
+WITH old AS (
+    UPDATE turns SET status = 'abandoned', finished_at = now(), error = coalesce(error, 'lock lost; replaced')
+    WHERE conversation_id = :cid AND status = 'running' AND token <> :token
+    RETURNING id, upto_message_id
+),
+parts AS (
+    UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'unknown' ELSE 'cancelled' END
+    WHERE turn_id IN (SELECT id FROM old) AND status IN ('queued', 'retry', 'sending')
+    RETURNING turn_id
+),
+reached AS (  -- the lead may already have (part of) an answer to these messages
+    SELECT max(old.upto_message_id) AS upto FROM old
+    WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.turn_id = old.id AND o.status IN ('sent', 'sending', 'unknown'))
+)
+UPDATE conversations SET watermark_id = GREATEST(watermark_id, reached.upto), updated_at = now()
+FROM reached WHERE conversations.id = :cid AND reached.upto IS NOT NULL
+""")
+
+_PENDING = text(
+    "SELECT c.last_inbound_id > c.watermark_id AND " + active_sql("c") + " FROM conversations c WHERE c.id = :cid"
+)
+
+
+def begin_turn(
+    session: Session, conversation_id: int, token: str, queued_at: datetime | None
+) -> TurnContext | None:
+    """Open the turn owned by `token` (or pick it up again after a redelivery) and load its context.
+
+    None means there is nothing to answer now (no pending message, paused, opted out).
+    """
+    params = {"cid": conversation_id, "token": token, "queued_at": queued_at,
+              "history_limit": HISTORY_LIMIT, "pending_limit": PENDING_LIMIT}
+    row = session.execute(_BEGIN, params).one_or_none()
+    if row is None:
+        row = session.execute(_RESUME, params).one_or_none()
+    if row is None and session.execute(_PENDING, params).scalar():
+        # Another turn is still marked running but its owner lost the lock: close it first.
+        session.execute(_RECONCILE, params)
+        row = session.execute(_BEGIN, params).one_or_none()
+    return _context(row, token) if row is not None else None
+
+
+def _context(row: Any, token: str) -> TurnContext:
+    history = tuple(HistoryItem(id=h["id"], author=h["author"], kind=h["kind"], text=h["text"],
+                                pending=h["pending"]) for h in row.history)
+    return TurnContext(
+        turn_id=row.turn_id, token=token, conversation_id=row.conversation_id, lead_id=row.lead_id,
+        chip_id=row.chip_id, provider=row.provider, channel_ref=row.external_id, address=row.address,
+        profile_name=row.profile_name, stage=row.stage, qualification=row.qualification or {},
+        summary=row.summary, state=row.state or {}, base_watermark_id=row.base_watermark_id,
+        upto_message_id=row.upto_message_id, history=history,
+    )
+
+
+_RECORD_ANALYSIS = text("""
+WITH t AS (
+    UPDATE turns SET analysis = CAST(:analysis AS jsonb), analysis_ms = :ms, llm_ms = llm_ms + :ms,
+        prompt_tokens = prompt_tokens + :pt, completion_tokens = completion_tokens + :ct,
+        cached_tokens = cached_tokens + :cached
+    WHERE id = :tid AND status = 'running'
+    RETURNING conversation_id
+),
+l AS (
+    UPDATE leads SET stage = :stage, qualification = qualification || CAST(:slots AS jsonb),
+        engagement_score = LEAST(1.0, GREATEST(0.0, engagement_score + :delta)),
+        engagement_decayed_at = now(), updated_at = now()
+    WHERE id = :lead_id AND EXISTS (SELECT 1 FROM t)
+)
+UPDATE conversations SET state = state || CAST(:state AS jsonb), version = version + 1, updated_at = now()
+WHERE id = (SELECT conversation_id FROM t)
+RETURNING id
+""")
+
+
+def record_analysis(session: Session, ctx: TurnContext, analysis: Analysis, completion: Completion | None) -> bool:
+    """Apply the analysis to the lead and conversation in one write; False if the turn was closed."""
+    slots = {s.name: {"value": s.value, "evidence": s.evidence} for s in analysis.slots}
+    state = {"intent": analysis.intent, "sentiment": analysis.sentiment, "next_action": analysis.next_action,
+             "objections": list(analysis.objections), "handoff_requested": analysis.handoff_requested,
+             "opt_out": analysis.opt_out}
+    row = session.execute(_RECORD_ANALYSIS, {
+        "tid": ctx.turn_id, "lead_id": ctx.lead_id, "analysis": json.dumps(analysis.to_json()),
+        "stage": analysis.stage, "slots": json.dumps(slots), "delta": analysis.engagement_delta,
+        "state": json.dumps(state), **_usage(completion),
+    }).one_or_none()
+    return row is not None
+
+
+_RECORD_REPLY = text("""
+WITH t AS (
+    UPDATE turns SET reply_text = coalesce(reply_text, :reply), outcome = coalesce(outcome, :outcome),
+        parts = CASE WHEN reply_text IS NULL THEN :n ELSE parts END,
+        reply_ms = :ms, llm_ms = llm_ms + :ms, prompt_tokens = prompt_tokens + :pt,
+        completion_tokens = completion_tokens + :ct, cached_tokens = cached_tokens + :cached
+    WHERE id = :tid AND status = 'running'
+    RETURNING id, parts
+),
+p AS (SELECT body, ord - 1 AS part FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS x(body, ord)),
+m AS (
+    INSERT INTO messages (provider, channel_ref, lead_address, conversation_id, direction, author,
+                          kind, text, status, turn_id, part)
+    SELECT :provider, :channel_ref, :address, :cid, 'out', 'bot', 'text', p.body, 'queued', t.id, p.part
+    FROM t, p
+    ON CONFLICT (turn_id, part) WHERE turn_id IS NOT NULL DO NOTHING
+    RETURNING id, part, text
+),
+o AS (
+    INSERT INTO outbox (idempotency_key, turn_id, part, conversation_id, chip_id, message_id, to_address, body)
+    SELECT 'turn:' || :tid || ':' || m.part, :tid, m.part, :cid, :chip_id, m.id, :address, m.text FROM m
+    ON CONFLICT (idempotency_key) DO NOTHING
+)
+SELECT parts FROM t
+""")
+
+
+def record_reply(session: Session, ctx: TurnContext, reply: Reply) -> int | None:
+    """Write the reply and its outbox rows (idempotent per (turn, part)); the turn's part count,
+    or None if the turn is no longer running."""
+    row = session.execute(_RECORD_REPLY, {
+        "tid": ctx.turn_id, "cid": ctx.conversation_id, "chip_id": ctx.chip_id, "provider": ctx.provider,
+        "channel_ref": ctx.channel_ref, "address": ctx.address, "reply": "\n\n".join(reply.parts),
+        "outcome": reply.outcome, "n": len(reply.parts), "bodies": reply.parts, **_usage(reply.completion),
+    }).one_or_none()
+    return row.parts if row is not None else None
+
+
+def _usage(completion: Completion | None) -> dict[str, int]:
+    if completion is None:
+        return {"ms": 0, "pt": 0, "ct": 0, "cached": 0}
+    return {"ms": completion.elapsed_ms, "pt": completion.prompt_tokens,
+            "ct": completion.completion_tokens, "cached": completion.cached_tokens}
