@@ -1,0 +1,20 @@
+"""Our WhatsApp numbers. A provider configured through the environment gets its chip here."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from sdr.channels import evolution, sandbox
+from sdr.models import Chip
+from sdr.settings import Settings
+
+
+def ensure_env_chips(session: Session, settings: Settings) -> int:
+    """Register the sandbox chip and one chip per environment-configured provider (idempotent)."""
+    rows = [{"provider": sandbox.PROVIDER, "external_id": sandbox.CHANNEL_REF, "name": "Sandbox"}]
+    if settings.evolution:
+        rows.append({"provider": evolution.PROVIDER, "external_id": settings.evolution.instance,
+                     "name": f"Evolution {settings.evolution.instance}"})
+    statement = insert(Chip).values(rows).on_conflict_do_nothing(index_elements=["provider", "external_id"])
+    return session.execute(statement).rowcount

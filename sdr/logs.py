@@ -1,0 +1,49 @@
+"""Logging set-up that keeps secrets and full phone numbers out of every log line."""
+
+from __future__ import annotations
+
+import logging
+
+from sdr.addresses import scrub
+from sdr.settings import Settings
+
+
+class RedactingFilter(logging.Filter):
+    """Masks phone-like digit runs and known secret values in the final message text."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self._secrets = [s for s in secrets if s and len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self._secrets:
+            message = message.replace(secret, "[redacted]")
+        message = scrub(message)
+        record.msg, record.args = message, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    values = [settings.openai_api_key, settings.admin_token, settings.sandbox_secret, settings.flower_basic_auth]
+    if settings.evolution:
+        values += [settings.evolution.api_key, settings.evolution.webhook_secret]
+    return values
+
+
+def install_redaction(settings: Settings, logger: logging.Logger | None = None) -> None:
+    """Attach the filter to every handler of `logger` (the root logger by default)."""
+    target = logger or logging.getLogger()
+    redactor = RedactingFilter(secrets_of(settings))
+    for handler in target.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redactor)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction(settings)

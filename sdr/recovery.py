@@ -1,0 +1,42 @@
+"""Finding work that fell through the cracks, so nothing stored is ever left unanswered.
+
+Two cheap queries (each one statement, bounded): inbound messages stored but never routed
+(their ingest task was lost, e.g. Redis was flushed), and conversations with unanswered
+inbound messages that no turn is handling. Expired human pauses are lifted on the way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from sdr.conversations import active_sql
+
+_UNROUTED = text("""
+SELECT id FROM messages
+WHERE conversation_id IS NULL AND status = 'received' AND created_at < now() - make_interval(secs => :grace)
+ORDER BY id LIMIT :limit
+""")
+
+_STALLED = text("""
+WITH expired AS (
+    UPDATE conversations SET status = 'bot', paused_until = NULL, version = version + 1, updated_at = now()
+    WHERE status = 'paused' AND paused_until <= now()
+    RETURNING id
+)
+SELECT c.id FROM conversations c JOIN leads l ON l.id = c.lead_id
+WHERE c.last_inbound_id > c.watermark_id
+  AND (""" + active_sql("c") + """ OR c.id IN (SELECT id FROM expired))
+  AND l.opted_out_at IS NULL
+  AND coalesce(c.last_inbound_at, c.updated_at) < now() - make_interval(secs => :grace)
+ORDER BY c.last_inbound_at LIMIT :limit
+""")
+
+
+def find_unrouted_messages(session: Session, grace_seconds: float, limit: int = 500) -> list[int]:
+    return list(session.execute(_UNROUTED, {"grace": grace_seconds, "limit": limit}).scalars())
+
+
+def find_stalled_conversations(session: Session, grace_seconds: float, limit: int = 500) -> list[int]:
+    """Conversations the bot owes an answer whose last message is older than `grace_seconds`."""
+    return list(session.execute(_STALLED, {"grace": grace_seconds, "limit": limit}).scalars())
