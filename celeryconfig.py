@@ -1,0 +1,48 @@
+"""Celery's own settings. Values that depend on sdr's configuration come from sdr.settings."""
+
+from sdr.settings import get_settings
+
+_settings = get_settings()
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_pool_limit = 100  # many greenlets publish chain steps concurrently
+broker_transport_options = {
+    # Longer than any countdown plus a task's time limit (checked in sdr.settings), so a delayed
+    # task is never redelivered while it is still legitimately waiting.
+    "visibility_timeout": _settings.visibility_timeout,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 25,
+    "retry_on_timeout": True,
+    "max_retries": 3,  # a publisher (the webhook) must not hang on a dead broker
+}
+task_publish_retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.3}
+
+# Chains carry their remaining steps in the message; nothing reads results.
+result_backend = None
+task_ignore_result = True
+
+# At-least-once delivery: every task is idempotent (see sdr.pipeline).
+task_acks_late = True
+worker_prefetch_multiplier = 1
+task_reject_on_worker_lost = False
+
+task_soft_time_limit = _settings.step_time_limit
+task_time_limit = _settings.step_time_limit + 15
+
+worker_soft_shutdown_timeout = 10.0
+worker_enable_soft_shutdown_on_idle = True
+worker_send_task_events = True
+worker_hijack_root_logger = True
+
+task_default_queue = "agent"
+task_routes = {
+    "sdr.ingest": {"queue": "ingest"},
+    "sdr.turn.send": {"queue": "send"},
+    "sdr.turn.*": {"queue": "agent"},
+    "sdr.jobs.*": {"queue": "periodic"},
+}
+
+timezone = "UTC"
+enable_utc = True

@@ -1,0 +1,65 @@
+"""A turn as a Celery chain: start (takes the lock) -> analyze -> reply -> send.
+
+Each task is a thin adapter over one step of sdr.pipeline / sdr.delivery. Model calls are
+retried a couple of times on transient errors (then a safe fallback is used); sends are
+retried with backoff on transient provider errors, up to SDR_SEND_RETRY_MAX.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task, chain
+
+from sdr.delivery import send_step
+from sdr.llm import LLMTransientError
+from sdr.pipeline import StartTurn, analyze_step, reply_step, start_step
+from sdr.settings import get_settings
+from tasks.app import app
+from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime
+
+LLM_RETRIES = 2
+RETRYABLE = {"autoretry_for": INFRASTRUCTURE_ERRORS, "retry_backoff": True, "retry_backoff_max": 10,
+             "max_retries": 5}
+
+
+@app.task(name="sdr.turn.start", **RETRYABLE)
+def start_turn(conversation_id: int, generation: str) -> str | None:
+    started = start_step(runtime(), conversation_id, generation)
+    if started is None:
+        return None
+    steps = chain(analyze.s(conversation_id, started.token, started.queued_at), reply.s(), send.s())
+    steps.apply_async()
+    return started.token
+
+
+def schedule(start: StartTurn | None) -> None:
+    if start is not None:
+        start_turn.apply_async((start.conversation_id, start.flush.generation), countdown=start.flush.delay)
+
+
+@app.task(name="sdr.turn.analyze", bind=True, **RETRYABLE)
+def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None) -> dict[str, Any] | None:
+    try:
+        return analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
+    except LLMTransientError as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
+
+
+@app.task(name="sdr.turn.reply", bind=True, **RETRYABLE)
+def reply(self: Task, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    try:
+        return reply_step(runtime(), payload, self.request.retries >= LLM_RETRIES)
+    except LLMTransientError as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
+
+
+@app.task(name="sdr.turn.send", bind=True, **RETRYABLE)
+def send(self: Task, payload: dict[str, Any] | None) -> str:
+    settings = get_settings()
+    delivery = send_step(runtime(), payload, self.request.retries >= settings.send_retry_max)
+    if delivery.retry_payload is not None:
+        countdown = backoff(self.request.retries, settings.send_retry_backoff_max)
+        raise self.retry(args=(delivery.retry_payload,), countdown=countdown, max_retries=settings.send_retry_max)
+    schedule(delivery.follow_up)
+    return delivery.outcome

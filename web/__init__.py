@@ -1,0 +1,36 @@
+"""The Flask app: webhooks, health, the admin API and the sandbox chat. `web:create_app()`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from sdr.logs import configure_logging, install_redaction
+from sdr.settings import Settings, get_settings
+from tasks import init_app
+
+MAX_BODY_BYTES = 16 * 1024 * 1024  # webhooks may carry base64 media
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config["SDR_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    if not logging.getLogger().handlers:
+        configure_logging(settings)
+    install_redaction(settings)
+    init_app(app)
+
+    from web import api, health, sandbox, webhooks
+
+    for blueprint in (webhooks.bp, health.bp, api.bp, sandbox.bp):
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(HTTPException)
+    def _json_error(error: HTTPException):  # every error answers JSON with a reason
+        return jsonify(error=error.name.lower().replace(" ", "_"), reason=error.description), error.code
+
+    return app
