@@ -40,6 +40,15 @@ class Completion:
     cached_tokens: int = 0
 
 
+def describe_llm(settings: Settings) -> str:
+    """One line for start-up logs and pages: which model endpoint answers, and whether it is real."""
+    endpoint = settings.openai_base_url or "https://api.openai.com/v1"
+    if settings.stand_in_llm:
+        return (f"no OPENAI_API_KEY: replies come from the local LLM stand-in at {endpoint}, "
+                "not from a real model")
+    return f"LLM endpoint {endpoint} (analysis model {settings.analysis_model}, reply model {settings.reply_model})"
+
+
 def get_client(settings: Settings) -> openai.OpenAI:
     global _client, _client_pid
     with _lock:

@@ -15,6 +15,7 @@ from celery import Celery, signals
 from sdr.accounting import dump_counters
 from sdr.chips import ensure_env_chips
 from sdr.db import dispose_engine, session_scope
+from sdr.llm import describe_llm
 from sdr.logs import install_redaction
 from sdr.settings import get_settings
 from tasks.schedule import beat_schedule
@@ -47,9 +48,11 @@ def _fresh_connections(**_: object) -> None:
 
 @signals.worker_ready.connect
 def _register_chips(**_: object) -> None:
+    settings = get_settings()
+    log.log(logging.WARNING if settings.stand_in_llm else logging.INFO, describe_llm(settings))
     try:
-        with session_scope(get_settings()) as session:
-            ensure_env_chips(session, get_settings())
+        with session_scope(settings) as session:
+            ensure_env_chips(session, settings)
     except Exception:  # a worker still serves the chips already registered
         log.exception("could not register the environment's chips")
 

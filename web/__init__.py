@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from sdr.llm import describe_llm
 from sdr.logs import configure_logging, install_redaction
 from sdr.settings import Settings, get_settings
 from tasks import init_app
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not logging.getLogger().handlers:
         configure_logging(settings)
     install_redaction(settings)
+    app.logger.log(logging.WARNING if settings.stand_in_llm else logging.INFO, describe_llm(settings))
     init_app(app)
 
     from web import api, health, sandbox, webhooks
