@@ -21,7 +21,7 @@ from sdr.buffer import Flush
 from sdr.conversations import route_message
 from sdr.llm import LLMError, LLMTransientError
 from sdr.runtime import Runtime
-from sdr.turns import begin_turn, record_analysis, record_reply
+from sdr.turns import abort_turn, begin_turn, record_analysis, record_reply
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ def analyze_step(
     with rt.sessions() as session:
         if not record_analysis(session, ctx, analysis, completion):
             return None
-    return {"context": ctx.to_json(), "analysis": analysis.to_json()}
+    return {"conversation_id": ctx.conversation_id, "token": ctx.token, "context": ctx.to_json(),
+            "analysis": analysis.to_json()}
 
 
 def reply_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) -> dict[str, Any] | None:
@@ -114,3 +115,13 @@ def reply_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) 
     return {"turn_id": ctx.turn_id, "conversation_id": ctx.conversation_id, "token": ctx.token,
             "provider": ctx.provider, "chip_id": ctx.chip_id, "channel_ref": ctx.channel_ref,
             "parts": parts, "next_part": 0}
+
+
+def abort_step(rt: Runtime, conversation_id: int, token: str, error: str) -> StartTurn | None:
+    """A step failed for good: close its turn as failed, free the conversation, and start the next
+    turn if the lead wrote meanwhile."""
+    log.error("turn of conversation %s failed: %s", conversation_id, error)
+    with rt.sessions() as session:
+        pending = abort_turn(session, token, error)
+    flush = rt.buffer.release(conversation_id, token)
+    return StartTurn(conversation_id, flush) if pending else None

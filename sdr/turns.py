@@ -66,7 +66,10 @@ WITH old AS (
 parts AS (
     UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'unknown' ELSE 'cancelled' END
     WHERE turn_id IN (SELECT id FROM old) AND status IN ('queued', 'retry', 'sending')
-    RETURNING turn_id
+    RETURNING message_id, status
+),
+unsent AS (
+    UPDATE messages SET status = 'cancelled' WHERE id IN (SELECT message_id FROM parts WHERE status = 'cancelled')
 ),
 reached AS (  -- the lead may already have (part of) an answer to these messages
     SELECT max(old.upto_message_id) AS upto FROM old
@@ -74,6 +77,26 @@ reached AS (  -- the lead may already have (part of) an answer to these messages
 )
 UPDATE conversations SET watermark_id = GREATEST(watermark_id, reached.upto), updated_at = now()
 FROM reached WHERE conversations.id = :cid AND reached.upto IS NOT NULL
+""")
+
+_ABORT = text("""
+WITH t AS (
+    UPDATE turns SET status = 'failed', error = :error, finished_at = now()
+    WHERE token = :token AND status = 'running'
+    RETURNING id, conversation_id, upto_message_id
+),
+parts AS (
+    UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'unknown' ELSE 'cancelled' END
+    WHERE turn_id IN (SELECT id FROM t) AND status IN ('queued', 'retry', 'sending')
+    RETURNING message_id, status
+),
+unsent AS (
+    UPDATE messages SET status = 'cancelled' WHERE id IN (SELECT message_id FROM parts WHERE status = 'cancelled')
+)
+UPDATE conversations SET watermark_id = GREATEST(watermark_id, t.upto_message_id), last_turn_at = now(),
+    version = version + 1, updated_at = now()
+FROM t WHERE conversations.id = t.conversation_id
+RETURNING conversations.last_inbound_id > conversations.watermark_id AS pending
 """)
 
 _PENDING = text(
@@ -98,6 +121,12 @@ def begin_turn(
         session.execute(_RECONCILE, params)
         row = session.execute(_BEGIN, params).one_or_none()
     return _context(row, token) if row is not None else None
+
+
+def abort_turn(session: Session, token: str, error: str) -> bool:
+    """Close the running turn of `token` as failed; its messages count as handled so a turn that
+    keeps failing cannot loop. Returns whether newer messages are waiting."""
+    return bool(session.execute(_ABORT, {"token": token, "error": error[:500]}).scalar())
 
 
 def _context(row: Any, token: str) -> TurnContext:

@@ -13,7 +13,7 @@ from celery import Task, chain
 
 from sdr.delivery import send_step
 from sdr.llm import LLMTransientError
-from sdr.pipeline import StartTurn, analyze_step, reply_step, start_step
+from sdr.pipeline import StartTurn, abort_step, analyze_step, reply_step, start_step
 from sdr.settings import get_settings
 from tasks.app import app
 from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime
@@ -21,6 +21,20 @@ from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime
 LLM_RETRIES = 2
 RETRYABLE = {"autoretry_for": INFRASTRUCTURE_ERRORS, "retry_backoff": True, "retry_backoff_max": 10,
              "max_retries": 5}
+
+
+class TurnTask(Task):
+    """A step of a turn. If it fails for good, the turn is closed as failed instead of being left
+    for the recovery sweep to retry forever."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: object) -> None:
+        if args and isinstance(args[0], dict):
+            conversation_id, token = args[0]["conversation_id"], args[0]["token"]
+        elif len(args) >= 2 and isinstance(args[1], str):
+            conversation_id, token = args[0], args[1]
+        else:
+            return  # nothing was started (a chain step received no turn)
+        schedule(abort_step(runtime(), conversation_id, token, f"{type(exc).__name__}: {exc}"))
 
 
 @app.task(name="sdr.turn.start", **RETRYABLE)
@@ -38,7 +52,7 @@ def schedule(start: StartTurn | None) -> None:
         start_turn.apply_async((start.conversation_id, start.flush.generation), countdown=start.flush.delay)
 
 
-@app.task(name="sdr.turn.analyze", bind=True, **RETRYABLE)
+@app.task(name="sdr.turn.analyze", bind=True, base=TurnTask, **RETRYABLE)
 def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None) -> dict[str, Any] | None:
     try:
         return analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
@@ -46,7 +60,7 @@ def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None)
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
 
 
-@app.task(name="sdr.turn.reply", bind=True, **RETRYABLE)
+@app.task(name="sdr.turn.reply", bind=True, base=TurnTask, **RETRYABLE)
 def reply(self: Task, payload: dict[str, Any] | None) -> dict[str, Any] | None:
     try:
         return reply_step(runtime(), payload, self.request.retries >= LLM_RETRIES)
@@ -54,7 +68,7 @@ def reply(self: Task, payload: dict[str, Any] | None) -> dict[str, Any] | None:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
 
 
-@app.task(name="sdr.turn.send", bind=True, **RETRYABLE)
+@app.task(name="sdr.turn.send", bind=True, base=TurnTask, **RETRYABLE)
 def send(self: Task, payload: dict[str, Any] | None) -> str:
     settings = get_settings()
     delivery = send_step(runtime(), payload, self.request.retries >= settings.send_retry_max)
