@@ -14,7 +14,7 @@ from typing import Any
 
 import openai
 
-from sdr.settings import Settings
+from sdr.settings import ConfigError, Settings
 
 _lock = threading.Lock()
 _client: openai.OpenAI | None = None
@@ -38,6 +38,12 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+
+
+def check_llm_configured(settings: Settings) -> None:
+    """Processes that call the model refuse to start without any endpoint to call."""
+    if not settings.openai_api_key and not settings.openai_base_url:
+        raise ConfigError("set OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server")
 
 
 def describe_llm(settings: Settings) -> str:

@@ -151,10 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def check_consistency(s: Settings) -> None:
-    """Reject values that cannot work, and timings that would break the delivery guarantees
-    (see docs/architecture.md)."""
-    if not s.openai_api_key and not s.openai_base_url:
-        raise ConfigError("set OPENAI_API_KEY, or OPENAI_BASE_URL for a local OpenAI-compatible server")
+    """Reject timing values that would break the delivery guarantees (see docs/architecture.md)."""
     if s.buffer_max_seconds < s.buffer_quiet_seconds:
         raise ConfigError("SDR_BUFFER_MAX_SECONDS must be at least SDR_BUFFER_QUIET_SECONDS")
     if s.llm_timeout_seconds >= s.step_time_limit:

@@ -15,9 +15,9 @@ from celery import Celery, signals
 from sdr.accounting import dump_counters
 from sdr.chips import ensure_env_chips
 from sdr.db import dispose_engine, session_scope
-from sdr.llm import describe_llm
+from sdr.llm import check_llm_configured, describe_llm
 from sdr.logs import install_redaction
-from sdr.settings import get_settings
+from sdr.settings import ConfigError, get_settings
 from tasks.schedule import beat_schedule
 
 app = Celery("sdr")
@@ -39,6 +39,14 @@ def init_app(flask_app: object) -> Celery:
 @signals.after_setup_task_logger.connect
 def _redact(logger: logging.Logger, **_: object) -> None:
     install_redaction(get_settings(), logger)
+
+
+@signals.worker_init.connect
+def _check_configuration(**_: object) -> None:
+    try:
+        check_llm_configured(get_settings())
+    except ConfigError as exc:  # signal handlers' exceptions are only logged; this must stop the worker
+        raise SystemExit(f"sdr worker: {exc}") from None
 
 
 @signals.worker_process_init.connect
