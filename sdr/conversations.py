@@ -67,7 +67,7 @@ conv AS (
                             THEN GREATEST(c.watermark_id, c.last_inbound_id) ELSE c.watermark_id END,
         version = c.version + 1,
         updated_at = now()
-    RETURNING c.id, c.status, c.paused_until, c.watermark_id
+    RETURNING c.id, c.status, c.paused_until, c.watermark_id, c.last_inbound_id
 ),
 routed AS (
     UPDATE messages SET conversation_id = conv.id,
@@ -82,7 +82,7 @@ orphan AS (
     RETURNING id
 )
 SELECT conv.id AS conversation_id, m.author, echo.yes AS echo,
-       (m.author = 'lead' AND m.id <= conv.watermark_id) AS late,
+       (m.author = 'lead' AND m.id < conv.last_inbound_id) AS late,
        ({active_sql('conv')} AND lead.opted_out_at IS NULL) AS active,
        (SELECT count(*) FROM orphan) > 0 AS orphaned
 FROM m CROSS JOIN echo LEFT JOIN conv ON true LEFT JOIN lead ON true
@@ -122,8 +122,9 @@ def route_message(session: Session, message_id: int, pause_minutes: float) -> Ro
     if row is None:
         return None
     if row.late:
-        # Committed after a turn had already moved past its id: give it a fresh, later id so the
-        # next turn answers it instead of treating it as answered.
+        # Routed after a newer message of the same conversation: a turn may already cover ids up
+        # to that newer one without having seen this message. A fresh, later id makes the next
+        # turn answer it instead of the watermark passing over it.
         session.execute(_RESEQUENCE, {"mid": message_id, "cid": row.conversation_id})
     return Routed(
         conversation_id=row.conversation_id,
