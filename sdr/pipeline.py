@@ -69,10 +69,13 @@ def analyze_step(
     if not rt.buffer.extend(conversation_id, token):
         return None
     with rt.sessions() as session:
-        ctx = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None)
-    if ctx is None:
+        begun = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None)
+    if begun is None:
         rt.buffer.release(conversation_id, token)
         return None
+    ctx = begun.context
+    if begun.analysis is not None:  # redelivered after the analysis was recorded: never twice
+        return _analyzed(ctx, Analysis.from_json(begun.analysis))
     try:
         analysis, completion = analyze(rt.llm, rt.settings.analysis_model, rt.playbook, ctx)
     except LLMTransientError:
@@ -84,8 +87,14 @@ def analyze_step(
     if not analysis.valid:
         log.warning("turn %s: analysis fell back to defaults: %s", ctx.turn_id, analysis.problem)
     with rt.sessions() as session:
-        if not record_analysis(session, ctx, analysis, completion):
-            return None
+        recorded = record_analysis(session, ctx, analysis, completion)
+    if not recorded:  # the turn was closed meanwhile
+        rt.buffer.release(conversation_id, token)
+        return None
+    return _analyzed(ctx, analysis)
+
+
+def _analyzed(ctx: TurnContext, analysis: Analysis) -> dict[str, Any]:
     return {"conversation_id": ctx.conversation_id, "token": ctx.token, "context": ctx.to_json(),
             "analysis": analysis.to_json()}
 
@@ -109,7 +118,8 @@ def reply_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) 
         reply = fallback_reply(rt.playbook, "llm_error")
     with rt.sessions() as session:
         parts = record_reply(session, ctx, reply)
-    if parts is None:
+    if parts is None:  # the turn was closed meanwhile
+        rt.buffer.release(ctx.conversation_id, ctx.token)
         return None
     log.info("turn %s for %s: %d part(s), %s", ctx.turn_id, mask(ctx.address), parts, reply.outcome)
     return {"turn_id": ctx.turn_id, "conversation_id": ctx.conversation_id, "token": ctx.token,

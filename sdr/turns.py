@@ -8,6 +8,7 @@ at a time" hold in the database too, even if Redis loses the lock.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ HISTORY_LIMIT = 20
 PENDING_LIMIT = 50
 
 _CONTEXT = """
-SELECT t.id AS turn_id, t.status AS turn_status, t.base_watermark_id, t.upto_message_id,
+SELECT t.id AS turn_id, t.status AS turn_status, t.base_watermark_id, t.upto_message_id, t.analysis,
        c.id AS conversation_id, c.lead_id, c.chip_id, c.summary, c.state,
        l.address, l.profile_name, l.stage, l.qualification, ch.provider, ch.external_id,
        (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
@@ -51,7 +52,7 @@ WITH t AS (
     WHERE c.id = :cid AND c.last_inbound_id > c.watermark_id
       AND """ + active_sql("c") + """ AND l.opted_out_at IS NULL
     ON CONFLICT DO NOTHING
-    RETURNING id, status, conversation_id, base_watermark_id, upto_message_id
+    RETURNING id, status, conversation_id, base_watermark_id, upto_message_id, analysis
 )
 """ + _CONTEXT.format(turn_source="t"))
 
@@ -104,9 +105,13 @@ _PENDING = text(
 )
 
 
-def begin_turn(
-    session: Session, conversation_id: int, token: str, queued_at: datetime | None
-) -> TurnContext | None:
+@dataclass(frozen=True)
+class Begun:
+    context: TurnContext
+    analysis: dict[str, Any] | None  # set when a redelivered step finds the analysis already made
+
+
+def begin_turn(session: Session, conversation_id: int, token: str, queued_at: datetime | None) -> Begun | None:
     """Open the turn owned by `token` (or pick it up again after a redelivery) and load its context.
 
     None means there is nothing to answer now (no pending message, paused, opted out).
@@ -120,7 +125,7 @@ def begin_turn(
         # Another turn is still marked running but its owner lost the lock: close it first.
         session.execute(_RECONCILE, params)
         row = session.execute(_BEGIN, params).one_or_none()
-    return _context(row, token) if row is not None else None
+    return Begun(_context(row, token), row.analysis) if row is not None else None
 
 
 def abort_turn(session: Session, token: str, error: str) -> bool:
@@ -179,8 +184,12 @@ _RECORD_REPLY = text("""
 WITH t AS (
     UPDATE turns SET reply_text = coalesce(reply_text, :reply), outcome = coalesce(outcome, :outcome),
         parts = CASE WHEN reply_text IS NULL THEN :n ELSE parts END,
-        reply_ms = :ms, llm_ms = llm_ms + :ms, prompt_tokens = prompt_tokens + :pt,
-        completion_tokens = completion_tokens + :ct, cached_tokens = cached_tokens + :cached
+        -- a redelivered step keeps the first reply and its figures
+        reply_ms = coalesce(reply_ms, :ms),
+        llm_ms = llm_ms + CASE WHEN reply_text IS NULL THEN :ms ELSE 0 END,
+        prompt_tokens = prompt_tokens + CASE WHEN reply_text IS NULL THEN :pt ELSE 0 END,
+        completion_tokens = completion_tokens + CASE WHEN reply_text IS NULL THEN :ct ELSE 0 END,
+        cached_tokens = cached_tokens + CASE WHEN reply_text IS NULL THEN :cached ELSE 0 END
     WHERE id = :tid AND status = 'running'
     RETURNING id, parts
 ),
