@@ -95,7 +95,11 @@ t AS (
     UPDATE turns SET status = :status, outcome = coalesce(:outcome, outcome), error = coalesce(:error, error),
         finished_at = now()
     WHERE id = :tid AND status = 'running' AND :final
-    RETURNING conversation_id, upto_message_id
+    RETURNING id, conversation_id, upto_message_id
+),
+left_sending AS (  -- claimed by an attempt that died mid-call: the lead may have it, never resend
+    UPDATE outbox SET status = 'unknown' WHERE turn_id IN (SELECT id FROM t) AND status = 'sending'
+      AND id IS DISTINCT FROM :sent_oid AND id IS DISTINCT FROM :failed_oid
 ),
 rest AS (  -- parts not yet claimed are never sent once the turn is over
     UPDATE outbox SET status = 'cancelled' WHERE turn_id IN (SELECT :tid FROM t) AND status IN ('queued', 'retry')
