@@ -11,7 +11,7 @@ import re
 _DIGITS = re.compile(r"^\d{8,15}$")
 # Phone-like: 10 to 15 digits, optionally split by single spaces, dashes or parentheses (no dots,
 # so IP addresses and version numbers are left alone).
-_LONG_NUMBER = re.compile(r"(?<![\w.])\+?\(?\d(?:[ ()-]{0,2}\d){9,14}(?![\w.])")
+_LONG_NUMBER = re.compile(r"(?<![\w.])\+?\(?\d(?:[ ()-]{0,2}\d){9,14}(?!\w|\.\d)")
 
 
 class AddressError(ValueError):

@@ -16,5 +16,6 @@ def ensure_env_chips(session: Session, settings: Settings) -> int:
     if settings.evolution:
         rows.append({"provider": evolution.PROVIDER, "external_id": settings.evolution.instance,
                      "name": f"Evolution {settings.evolution.instance}"})
-    statement = insert(Chip).values(rows).on_conflict_do_nothing(index_elements=["provider", "external_id"])
-    return session.execute(statement).rowcount
+    statement = (insert(Chip).values(rows).on_conflict_do_nothing(index_elements=["provider", "external_id"])
+                 .returning(Chip.id))
+    return len(session.execute(statement).all())

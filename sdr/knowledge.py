@@ -37,8 +37,9 @@ def import_markdown(session: Session, path: Path) -> int:
         return 0
     rows = [{"source": path.name, "title": s.title, "body": s.body,
              "content_hash": hashlib.sha256(f"{s.title}\n{s.body}".encode()).hexdigest()} for s in sections]
-    statement = insert(KnowledgeDocument).values(rows).on_conflict_do_nothing(index_elements=["content_hash"])
-    return session.execute(statement).rowcount
+    statement = (insert(KnowledgeDocument).values(rows).on_conflict_do_nothing(index_elements=["content_hash"])
+                 .returning(KnowledgeDocument.id))
+    return len(session.execute(statement).all())
 
 
 _SEARCH = text("""

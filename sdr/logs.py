@@ -15,16 +15,17 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self._secrets = [s for s in secrets if s and len(s) >= 6]
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+    def redact(self, text: str) -> str:
         for secret in self._secrets:
-            message = message.replace(secret, "[redacted]")
-        message = scrub(message)
-        record.msg, record.args = message, None
+            text = text.replace(secret, "[redacted]")
+        return scrub(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text)
+            record.exc_text = self.redact(record.exc_text)
         return True
 
 

@@ -158,7 +158,9 @@ def check_consistency(s: Settings) -> None:
         raise ConfigError("SDR_LLM_TIMEOUT_SECONDS must be below SDR_STEP_TIME_LIMIT so a hung call fails cleanly")
     send_budget = s.provider_connect_timeout + s.provider_read_timeout
     if send_budget >= s.step_time_limit:
-        raise ConfigError("provider connect+read timeouts must be below SDR_STEP_TIME_LIMIT")
+        raise ConfigError(
+            "SDR_PROVIDER_CONNECT_TIMEOUT + SDR_PROVIDER_READ_TIMEOUT must be below SDR_STEP_TIME_LIMIT"
+        )
     if s.turn_lock_seconds <= s.step_time_limit:
         raise ConfigError("SDR_TURN_LOCK_SECONDS must exceed SDR_STEP_TIME_LIMIT (the lock is extended per step)")
     longest_hold = max(s.buffer_max_seconds, s.send_retry_backoff_max) + s.step_time_limit

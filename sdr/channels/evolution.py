@@ -60,13 +60,18 @@ def _parse_item(instance: str, data: Any) -> InboundEvent | str:
         return IGNORED_SERVERS.get(server, "status broadcast")
     message = data.get("message") if isinstance(data.get("message"), dict) else {}
     message_type = data.get("messageType") or next(iter(message), "unknown")
+    if not isinstance(message_type, str):
+        raise PayloadError("'data.messageType' must be a string")
     if message_type in IGNORED_TYPES:
         return IGNORED_TYPES[message_type]
     try:
         address = from_jid(jid, key.get("remoteJidAlt") or key.get("senderPn"))
     except AddressError as exc:
         raise PayloadError(f"'data.key.remoteJid': {exc}") from None
-    kind, text, media = _content(message_type, message)
+    try:
+        kind, text, media = _content(message_type, message)
+    except (AttributeError, TypeError):  # a content field of the wrong type somewhere inside
+        raise PayloadError(f"'data.message' does not have the shape of a {message_type}") from None
     from_me = bool(key.get("fromMe"))
     return InboundEvent(
         provider=PROVIDER,
