@@ -16,6 +16,9 @@ broker_transport_options = {
     "health_check_interval": 25,
     "retry_on_timeout": True,
     "max_retries": 3,  # a publisher (the webhook) must not hang on a dead broker
+    # Look for expired unacknowledged messages every ~30 s instead of ~100 s.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 3,
 }
 task_publish_retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.3}
 

@@ -12,6 +12,10 @@ _DIGITS = re.compile(r"^\d{8,15}$")
 # Phone-like: 10 to 15 digits, optionally split by single spaces, dashes or parentheses (no dots,
 # so IP addresses and version numbers are left alone).
 _LONG_NUMBER = re.compile(r"(?<![\w.])\+?\(?\d(?:[ ()-]{0,2}\d){9,14}(?!\w|\.\d)")
+# UUIDs (Celery task ids, tokens) contain digit groups joined by dashes; they are matched first
+# and kept as they are.
+_UUID = r"(?P<uuid>\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b)"
+_UUID_OR_PHONE = re.compile(_UUID + "|" + _LONG_NUMBER.pattern)
 
 
 class AddressError(ValueError):
@@ -59,4 +63,6 @@ def mask(address: str | None) -> str:
 
 def scrub(text: str) -> str:
     """Mask every phone-like run of digits in free text (log lines, error messages)."""
-    return _LONG_NUMBER.sub(lambda m: mask("+" + re.sub(r"\D", "", m.group())), text)
+    return _UUID_OR_PHONE.sub(
+        lambda m: m.group() if m.group("uuid") else mask("+" + re.sub(r"\D", "", m.group())), text
+    )
