@@ -1,9 +1,9 @@
 """The real fleet for end-to-end tests: the Procfile's processes, started as subprocesses.
 
 `Fleet` starts web (gunicorn), worker (celery, gevent pool), jobs (celery, prefork), beat and,
-when asked, flower, with a given environment; it can kill -9 and restart any of them, and waits
-on conditions in Postgres or the stand-ins. Process output goes to log files under the test's
-temporary directory, printed when a test fails.
+when asked, flower (behind `$FLOWER_BASIC_AUTH`), with a given environment; it can kill -9 and
+restart any of them, and waits on conditions in Postgres or the stand-ins. Process output goes to
+log files under the test's temporary directory, printed when a test fails.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-def commands(port: int, workdir: Path, name: str) -> dict[str, list[str]]:
+def commands(port: int, workdir: Path, name: str, flower_port: int | None = None,
+             flower_auth: str = "") -> dict[str, list[str]]:
     celery = [PYTHON, "-m", "celery", "-A", "tasks"]
-    return {
+    table = {
         "web": [PYTHON, "-m", "gunicorn", "web:create_app()", "--config", "web/gunicorn_conf.py",
                 "--bind", f"127.0.0.1:{port}"],
         "worker": celery + ["worker", "--pool", "gevent", "--concurrency", "100", "--queues", "ingest,agent,send",
@@ -56,6 +57,10 @@ def commands(port: int, workdir: Path, name: str) -> dict[str, list[str]]:
                           "--loglevel", "INFO"],
         "beat": celery + ["beat", "--schedule", str(workdir / "beat-schedule"), "--loglevel", "INFO"],
     }
+    if flower_port is not None:
+        table["flower"] = celery + ["flower", f"--port={flower_port}", "--address=127.0.0.1",
+                                    f"--basic-auth={flower_auth}"]
+    return table
 
 
 class Fleet:
@@ -68,6 +73,8 @@ class Fleet:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.wanted = processes
         self.http = requests.Session()
+        self.flower_port = free_port()
+        self.flower_url = f"http://127.0.0.1:{self.flower_port}"
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, *names: str) -> "Fleet":
@@ -78,7 +85,8 @@ class Fleet:
         return self
 
     def _spawn(self, name: str) -> None:
-        argv = commands(self.port, self.workdir, self.name)[name]
+        argv = commands(self.port, self.workdir, self.name, self.flower_port,
+                        self.env.get("FLOWER_BASIC_AUTH", ""))[name]
         log = open(self.workdir / f"{name}.log", "ab")
         log.write(f"\n--- start {shlex.join(argv)}\n".encode())
         log.flush()
@@ -92,6 +100,34 @@ class Fleet:
             wait_until(lambda: b" ready." in self.log(name).encode(), timeout, 0.2, f"the {name} process")
         elif name == "beat":
             wait_until(lambda: "beat: Starting" in self.log(name), timeout, 0.2, "beat")
+        elif name == "flower":
+            wait_until(self._flower_up, timeout, 0.2, "flower to answer /healthcheck")
+
+    def _flower_up(self) -> bool:
+        try:  # /healthcheck is the one page flower serves without credentials
+            return self.http.get(self.flower_url + "/healthcheck", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def relaunch(self, name: str, timeout: float = 60) -> None:
+        """Start `name` again (after a kill) and wait until the *new* process is ready.
+
+        Unlike `start`, readiness is judged only from log lines the new process writes, so an
+        earlier run's "ready" line in the same log does not count.
+        """
+        self.kill(name)  # no-op when it is already dead
+        offset = len(self.log(name))
+        self._spawn(name)
+        if name in ("worker", "jobs"):
+            wait_until(lambda: b" ready." in self.log(name)[offset:].encode(), timeout, 0.2, f"the new {name}")
+        elif name == "beat":
+            wait_until(lambda: "beat: Starting" in self.log(name)[offset:], timeout, 0.2, "the new beat")
+        else:
+            self.wait_ready(name, timeout)
+
+    def alive(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
 
     def _web_up(self) -> bool:
         try:
@@ -111,8 +147,14 @@ class Fleet:
         self.wait_ready(name)
 
     def stop(self) -> None:
-        for name in list(self.procs):
-            self.kill(name, signal.SIGTERM)
+        """SIGTERM every process, all at once (a warm shutdown takes seconds), then wait for each."""
+        stopping = list(self.procs.values())
+        self.procs.clear()
+        for proc in stopping:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in stopping:
+            proc.wait(30)
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
