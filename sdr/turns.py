@@ -58,47 +58,44 @@ WITH t AS (
 
 _RESUME = text(_CONTEXT.format(turn_source="turns t") + " WHERE t.token = :token AND t.status = 'running'")
 
+# Parts of turns closed early (the CTE `closed`): those in flight may have reached the lead and
+# become 'unknown'; the rest are cancelled, with their messages.
+_CLOSE_PARTS = """parts AS (
+    UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'unknown' ELSE 'cancelled' END
+    WHERE turn_id IN (SELECT id FROM closed) AND status IN ('queued', 'retry', 'sending')
+    RETURNING message_id, status
+),
+unsent AS (
+    UPDATE messages SET status = 'cancelled' WHERE id IN (SELECT message_id FROM parts WHERE status = 'cancelled')
+)"""
+
 _RECONCILE = text("""
-WITH old AS (
+WITH closed AS (
     UPDATE turns SET status = 'abandoned', finished_at = now(), error = coalesce(error, 'lock lost; replaced')
     WHERE conversation_id = :cid AND status = 'running' AND token <> :token
     RETURNING id, upto_message_id
 ),
-parts AS (
-    UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'unknown' ELSE 'cancelled' END
-    WHERE turn_id IN (SELECT id FROM old) AND status IN ('queued', 'retry', 'sending')
-    RETURNING message_id, status
-),
-unsent AS (
-    UPDATE messages SET status = 'cancelled' WHERE id IN (SELECT message_id FROM parts WHERE status = 'cancelled')
-),
+{close_parts},
 reached AS (  -- the lead may already have (part of) an answer to these messages
-    SELECT max(old.upto_message_id) AS upto FROM old
-    WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.turn_id = old.id AND o.status IN ('sent', 'sending', 'unknown'))
+    SELECT max(closed.upto_message_id) AS upto FROM closed
+    WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.turn_id = closed.id AND o.status IN ('sent', 'sending', 'unknown'))
 )
 UPDATE conversations SET watermark_id = GREATEST(watermark_id, reached.upto), updated_at = now()
 FROM reached WHERE conversations.id = :cid AND reached.upto IS NOT NULL
-""")
+""".format(close_parts=_CLOSE_PARTS))
 
 _ABORT = text("""
-WITH t AS (
+WITH closed AS (
     UPDATE turns SET status = 'failed', error = :error, finished_at = now()
     WHERE token = :token AND status = 'running'
     RETURNING id, conversation_id, upto_message_id
 ),
-parts AS (
-    UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'unknown' ELSE 'cancelled' END
-    WHERE turn_id IN (SELECT id FROM t) AND status IN ('queued', 'retry', 'sending')
-    RETURNING message_id, status
-),
-unsent AS (
-    UPDATE messages SET status = 'cancelled' WHERE id IN (SELECT message_id FROM parts WHERE status = 'cancelled')
-)
-UPDATE conversations SET watermark_id = GREATEST(watermark_id, t.upto_message_id), last_turn_at = now(),
+{close_parts}
+UPDATE conversations SET watermark_id = GREATEST(watermark_id, closed.upto_message_id), last_turn_at = now(),
     version = version + 1, updated_at = now()
-FROM t WHERE conversations.id = t.conversation_id
+FROM closed WHERE conversations.id = closed.conversation_id
 RETURNING conversations.last_inbound_id > conversations.watermark_id AS pending
-""")
+""".format(close_parts=_CLOSE_PARTS))
 
 _PENDING = text(
     "SELECT c.last_inbound_id > c.watermark_id AND " + active_sql("c") + " FROM conversations c WHERE c.id = :cid"
