@@ -21,7 +21,7 @@ help:
 	@echo "make bench      set everything up and run the benchmark (BENCH_ARGS=...; results in docs/benchmarks.md)"
 	@echo "make install    create .venv and install sdr with its test extras"
 	@echo "make services   make Postgres and Redis reachable, create the database, write .dev/env"
-	@echo "make migrate    services + alembic upgrade head"
+	@echo "make migrate    services + alembic upgrade heads"
 	@echo "make seed       migrate + load the example playbook, knowledge and chips"
 	@echo "make stop-dev   stop the private Postgres/Redis under .dev/ (if any were started)"
 	@echo "make clean-dev  stop them and delete .dev/ (their data and the generated secrets)"

@@ -86,8 +86,8 @@ class Database:
             conn.execute(f'CREATE DATABASE "{self.name}"')
 
     def migrate(self, env: dict[str, str]) -> None:
-        """`alembic upgrade head` against this database, as the Procfile's release step runs it."""
-        result = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, capture_output=True,
+        """`alembic upgrade heads` against this database, as the Procfile's release step runs it."""
+        result = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "heads"], cwd=ROOT, capture_output=True,
                                 text=True, timeout=180, env={**env, "DATABASE_URL": self.url})
         if result.returncode != 0:
             raise ServiceError(f"migrating {self.name} failed:\n{result.stderr[-3000:]}")

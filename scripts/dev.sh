@@ -3,7 +3,7 @@
 #
 #   scripts/dev.sh install            create .venv and install sdr (skipped when nothing changed)
 #   scripts/dev.sh services           install + Postgres/Redis reachable + database + .dev/env
-#   scripts/dev.sh migrate            services + alembic upgrade head
+#   scripts/dev.sh migrate            services + alembic upgrade heads
 #   scripts/dev.sh seed               migrate + sdr seed
 #   scripts/dev.sh run                everything, then the whole fleet under honcho (Ctrl-C stops it)
 #   scripts/dev.sh test [pytest args] install + services + chromium, then pytest (exit code = pytest's)
@@ -79,8 +79,8 @@ prepare_tooling() {
 }
 
 run_migrations() {
-    say "Migrating the database (alembic upgrade head)"
-    "$VENV/bin/alembic" upgrade head || die "migrations failed (alembic upgrade head)"
+    say "Migrating the database (alembic upgrade heads)"
+    "$VENV/bin/alembic" upgrade heads || die "migrations failed (alembic upgrade heads)"
 }
 
 run_seed() {

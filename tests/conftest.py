@@ -57,7 +57,7 @@ def database_url() -> Iterator[str]:
     config.set_main_option("script_location", str(ROOT / "alembic"))
     config.attributes["database_url"] = normalize_database_url(url)
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     yield url
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

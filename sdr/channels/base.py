@@ -27,9 +27,25 @@ class InboundEvent:
     from_me: bool = False  # typed on the business phone by a human
 
 
+STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}  # only ever forward; failed is terminal
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A provider's report on a message we sent: sent, delivered, read or failed."""
+
+    provider: str
+    provider_message_id: str
+    status: str  # one of STATUS_ORDER
+    at: datetime | None = None
+    error_code: str | None = None
+    error_text: str | None = None
+
+
 @dataclass
 class ParsedWebhook:
     events: list[InboundEvent] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # short reasons, for the response and metrics
 
 
