@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 
 class PayloadError(ValueError):
     """A webhook body that parsed as JSON but is not the provider's shape; the text says why."""
+
+
+class MediaRef(TypedDict, total=False):
+    """What an inbound event knows about its attachment; `sdr.media` resolves it to text.
+
+    Exactly one of url / provider_media_id / base64 locates the bytes, depending on the provider.
+    """
+
+    mime: str | None
+    url: str | None  # direct download URL (Z-API, Twilio, Evolution when it gives one)
+    provider_media_id: str | None  # Meta media id, or Evolution message key id for getBase64FromMediaMessage
+    base64: str | None  # inline bytes, when the provider sent them in the webhook
+    size: int | None  # bytes, when the provider says
+    filename: str | None
+    caption: str | None
+    sha256: str | None
+    voice: bool  # a push-to-talk voice note rather than an audio file
 
 
 @dataclass(frozen=True)
@@ -22,7 +39,8 @@ class InboundEvent:
     kind: str  # text, audio, image, document, video, sticker, location, contacts, button...
     text: str | None = None
     profile_name: str | None = None
-    media: dict[str, Any] | None = None
+    media: MediaRef | None = None  # see MediaRef; quoted/referral details travel in `context`
+    context: dict[str, Any] | None = None  # reply-to (quoted id/text), Click-to-WhatsApp referral, button ids
     provider_ts: datetime | None = None
     from_me: bool = False  # typed on the business phone by a human
 
@@ -66,6 +84,14 @@ class SendError(Exception):
 
 class TransientSendError(SendError):
     transient = True
+
+
+class RateLimitedSendError(TransientSendError):
+    """The provider asked us to slow down (HTTP 429, Meta 130429/131056, Twilio 63018): retry later, with jitter."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message, status)
+        self.retry_after = retry_after
 
 
 class PermanentSendError(SendError):
