@@ -45,6 +45,12 @@ class Analysis:
     knowledge_query: str
     summary: str
     slots: tuple[SlotValue, ...] = ()
+    fit_score: int = 0  # 0-100: how well the lead matches what the business sells
+    fit_reason: str = ""
+    engagement_score: int = 0  # 0-100: how engaged the lead is in this conversation now
+    engagement_reason: str = ""
+    asks_if_ai: bool = False  # the lead asks whether they are talking to a bot
+    handoff_reason: str = ""
     objections: tuple[str, ...] = ()
     valid: bool = True  # False when this is the safe default standing in for unusable output
     problem: str | None = field(default=None, compare=False)
@@ -86,6 +92,12 @@ def analysis_schema(playbook: Playbook) -> dict[str, Any]:
         "next_action": enum(NEXT_ACTIONS),
         "knowledge_query": {"type": "string"},
         "summary": {"type": "string"},
+        "fit_score": {"type": "integer", "minimum": 0, "maximum": 100},
+        "fit_reason": {"type": "string"},
+        "engagement_score": {"type": "integer", "minimum": 0, "maximum": 100},
+        "engagement_reason": {"type": "string"},
+        "asks_if_ai": {"type": "boolean"},
+        "handoff_reason": {"type": "string"},
     }
     return {"type": "object", "additionalProperties": False, "required": list(properties), "properties": properties}
 
@@ -134,6 +146,12 @@ def parse_analysis(content: str, playbook: Playbook, ctx: TurnContext) -> Analys
             summary=str(data.get("summary", ""))[:1000],
             slots=slots,
             objections=tuple(str(o)[:200] for o in data.get("objections", [])),
+            fit_score=_score(data, "fit_score"),
+            fit_reason=str(data.get("fit_reason", ""))[:300],
+            engagement_score=_score(data, "engagement_score"),
+            engagement_reason=str(data.get("engagement_reason", ""))[:300],
+            asks_if_ai=_flag(data, "asks_if_ai"),
+            handoff_reason=str(data.get("handoff_reason", ""))[:300],
         )
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return default_analysis(playbook, ctx, f"unusable analysis output: {exc}")
@@ -145,6 +163,13 @@ def _choice(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{key}={value!r} is not one of {', '.join(allowed)}")
     return str(value)
+
+
+def _score(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ValueError(f"{key} must be a number from 0 to 100")
+    return int(value)
 
 
 def _flag(data: dict[str, Any], key: str) -> bool:

@@ -35,6 +35,12 @@ ANALYSIS = {
     "next_action": "handle_objection",
     "knowledge_query": "financiamento solar",
     "summary": "Lead de Campinas acha o kit caro.",
+    "fit_score": 70,
+    "fit_reason": "mora em área atendida",
+    "engagement_score": 60,
+    "engagement_reason": "respondeu rápido",
+    "asks_if_ai": False,
+    "handoff_reason": "",
 }
 
 

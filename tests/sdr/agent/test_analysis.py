@@ -31,6 +31,12 @@ GOOD = {
     "next_action": "ask_qualification",
     "knowledge_query": "preço kit 3 kWp",
     "summary": "Lead de Campinas quer saber o preço.",
+    "fit_score": 70,
+    "fit_reason": "mora em área atendida",
+    "engagement_score": 60,
+    "engagement_reason": "respondeu rápido",
+    "asks_if_ai": False,
+    "handoff_reason": "",
 }
 
 
