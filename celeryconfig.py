@@ -16,6 +16,9 @@ broker_transport_options = {
     "health_check_interval": 25,
     "retry_on_timeout": True,
     "max_retries": 3,  # a publisher (the webhook) must not hang on a dead broker
+    # Every greenlet acks and publishes through the channel's own pool (kombu's default is 10):
+    # too small a pool fails acks with MaxConnectionsError and the message is redelivered later.
+    "max_connections": 1000,
     # Look for expired unacknowledged messages every ~30 s instead of ~100 s.
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 3,
@@ -36,7 +39,9 @@ task_time_limit = _settings.step_time_limit + 15
 
 worker_soft_shutdown_timeout = 10.0
 worker_enable_soft_shutdown_on_idle = True
-worker_send_task_events = True
+# Task events cost the worker about a fifth of its CPU per turn. Flower switches them on
+# (its enable_events control command) while it runs, so monitoring still sees every task.
+worker_send_task_events = False
 worker_hijack_root_logger = True
 
 task_default_queue = "agent"

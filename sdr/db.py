@@ -29,7 +29,8 @@ def make_engine(database_url: str, pool_size: int = 10, max_overflow: int = 20) 
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=10,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died is invalidated
+        # (with the rest of the pool) on first use and the task retries on OperationalError.
         pool_recycle=1800,
         # A statement must never outlive the task that issued it.
         connect_args={"connect_timeout": 5, "options": "-c statement_timeout=15000 -c timezone=UTC"},

@@ -1,6 +1,6 @@
 """The real fleet for end-to-end tests: the Procfile's processes, started as subprocesses.
 
-`Fleet` starts web (gunicorn), worker (celery, gevent pool), jobs (celery, prefork), beat and,
+`Fleet` starts web (gunicorn), worker (celery, threads pool), jobs (celery, threads pool), beat and,
 when asked, flower (behind `$FLOWER_BASIC_AUTH`), with a given environment; it can kill -9 and
 restart any of them, and waits on conditions in Postgres or the stand-ins. Process output goes to
 log files under the test's temporary directory, printed when a test fails.
@@ -49,10 +49,10 @@ def commands(port: int, workdir: Path, name: str, flower_port: int | None = None
     table = {
         "web": [PYTHON, "-m", "gunicorn", "web:create_app()", "--config", "web/gunicorn_conf.py",
                 "--bind", f"127.0.0.1:{port}"],
-        "worker": celery + ["worker", "--pool", "gevent", "--concurrency", "100", "--queues", "ingest,agent,send",
+        "worker": celery + ["worker", "--pool", "threads", "--concurrency", "100", "--queues", "ingest,agent,send",
                             "--hostname", f"io-{name}@%h", "--without-gossip", "--without-mingle",
                             "--loglevel", "INFO"],
-        "jobs": celery + ["worker", "--pool", "prefork", "--concurrency", "1", "--queues", "periodic",
+        "jobs": celery + ["worker", "--pool", "threads", "--concurrency", "4", "--queues", "periodic",
                           "--hostname", f"jobs-{name}@%h", "--without-gossip", "--without-mingle",
                           "--loglevel", "INFO"],
         "beat": celery + ["beat", "--schedule", str(workdir / "beat-schedule"), "--loglevel", "INFO"],

@@ -149,6 +149,16 @@ def test_flower_requires_its_credentials_and_sees_both_workers(e2e):
     expected = {f"io-{e2e.name}", f"jobs-{e2e.name}"}
     wait_until(lambda: expected <= workers(), 45, 1, f"Flower to see the workers {expected}")
 
+    # Workers send no task events by default (they cost CPU); Flower switches them on while it runs.
+    def task_names() -> set[str]:
+        answer = requests.get(e2e.flower_url + "/api/tasks", auth=(user, password), timeout=15)
+        assert answer.status_code == 200
+        return {task.get("name") for task in answer.json().values()}
+
+    lead = phone(606)
+    wait_until(lambda: e2e.sandbox(lead, "Oi, tudo bem?").status_code == 200 and "sdr.ingest" in task_names(),
+               60, 5, "Flower to see the tasks the worker runs")
+
 
 def test_every_process_is_up_and_a_sandbox_message_gets_a_reply(e2e, settings):
     assert all(e2e.alive(name) for name in ("web", "worker", "jobs", "beat", "flower"))
