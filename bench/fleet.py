@@ -2,7 +2,7 @@
 
 Commands are read from the Procfile itself (``${VAR:-default}`` expanded with the run's
 environment), so the benchmark measures what is deployed: gunicorn with ``web/gunicorn_conf.py``,
-the gevent worker at its configured concurrency, the prefork jobs worker and beat. The only change
+the threads-pool worker at its configured concurrency, the jobs worker and beat. The only change
 is that web binds to 127.0.0.1 on a free port. Each process gets its own session (so it can be
 signalled as a group) and a log file in the run's work directory.
 """
@@ -154,7 +154,7 @@ class Fleet:
 
     # -- observing -------------------------------------------------------------------------------------------
     def tree(self, name: str) -> list[psutil.Process]:
-        """The process and all its descendants (gunicorn's workers, prefork children)."""
+        """The process and all its descendants (gunicorn's workers, any pool children)."""
         process = self.procs.get(name)
         if process is None or process.poll() is not None:
             return []

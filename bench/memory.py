@@ -1,7 +1,7 @@
 """Memory of the fleet: resident set sizes sampled over process trees, and the worker soak.
 
-RSS is summed over every process of the fleet (gunicorn's master and workers, the gevent worker,
-the prefork jobs worker and its child, beat). Forked children share pages with their parent, so
+RSS is summed over every process of the fleet (gunicorn's master and workers, the worker,
+the jobs worker, beat). Forked children share pages with their parent, so
 the RSS sum counts shared pages more than once; the proportional set size (PSS), which splits
 shared pages among the processes that map them, is reported alongside as the physical memory
 the fleet really holds.

@@ -43,7 +43,7 @@ the budgets of DESIGN §9 on the machine it runs on and rewrites the results bel
 - **What runs.** A throwaway Postgres database (migrated with Alembic, dropped afterwards), a
   Redis database index claimed for the run (flushed afterwards), the OpenAI-compatible model
   stand-in with a fixed latency per call and the Evolution API stand-in, and the real fleet:
-  the Procfile's `web` (gunicorn, `web/gunicorn_conf.py`), `worker` (Celery, gevent pool, the
+  the Procfile's `web` (gunicorn, `web/gunicorn_conf.py`), `worker` (Celery, threads pool, the
   Procfile's concurrency), `jobs` and `beat` commands, with their default settings except the
   addresses of the services and stand-ins.
 - **Load.** An open-loop generator (`bench/loadgen.py`, its own process, gevent, raw sockets,
@@ -172,7 +172,7 @@ def turn_rows(r: Results) -> list[Row]:
         rows.append(Row("fleet PSS, all processes (end)", mb(sum(i.pss_end.values())), "reported", "reported"))
         worker_ms = cpu_per_turn(r).get("worker")
         if worker_ms:
-            rows.append(Row("worker CPU per turn (one gevent process uses at most one CPU)", f"{worker_ms:.1f} ms "
+            rows.append(Row("worker CPU per turn (one worker process uses at most one CPU)", f"{worker_ms:.1f} ms "
                             f"(≤ {1000 / worker_ms:.0f} turns/s per process)", "reported", "reported"))
     return rows
 
