@@ -109,3 +109,27 @@ def test_concurrent_duplicates_store_exactly_one_row(clean):
     winners = [ids for ids in results if ids]
     assert len(winners) == 1 and len(winners[0]) == 1
     assert count_messages(clean) == 1
+
+
+def test_media_timestamp_and_profile_survive_the_batch_encoding(clean):
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    when = datetime(2026, 11, 22, 10, 30, 15, 250000, tzinfo=timezone.utc)
+    media = {"mime": "audio/ogg; codecs=opus", "url": "https://example.test/a.ogg", "voice": True, "size": 4021}
+    event = replace(inbound(phone(1), "", msg_id="WAMID.áudio"), kind="audio", text=None, media=media,
+                    provider_ts=when, profile_name="João 'Zé' d\"Ávila")
+    with session_scope(clean) as session:
+        store_events(session, [event])
+        [row] = rows(session, "SELECT * FROM messages")
+    assert (row.kind, row.text, row.media, row.provider_ts) == ("audio", None, media, when)
+    assert (row.provider_message_id, row.profile_name) == ("WAMID.áudio", "João 'Zé' d\"Ávila")
+
+
+def test_a_batch_of_any_size_is_one_statement(clean):
+    for size in (1, 3, 7):
+        before = counters.snapshot()
+        with session_scope(clean) as session:
+            stored = store_events(session, [inbound(phone(size), f"msg {i}") for i in range(size)])
+        assert len(stored.new_ids) == size
+        assert counters.snapshot().sql - before.sql == 1
