@@ -30,7 +30,9 @@ class RedactingFilter(logging.Filter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.openai_api_key, settings.admin_token, settings.sandbox_secret, settings.flower_basic_auth]
+    # The stand-in's placeholder key is no secret; masking it would garble "stand-in" in every notice.
+    key = "" if settings.stand_in_llm else settings.openai_api_key
+    values = [key, settings.admin_token, settings.sandbox_secret, settings.flower_basic_auth]
     if settings.evolution:
         values += [settings.evolution.api_key, settings.evolution.webhook_secret]
     return values

@@ -56,6 +56,13 @@ def test_secrets_of_covers_every_configured_secret(settings):
         assert value in found
 
 
+def test_the_stand_in_placeholder_key_is_not_treated_as_a_secret(settings):
+    from dataclasses import replace
+
+    assert "stand-in" not in secrets_of(replace(settings, openai_api_key="stand-in"))
+    assert "sk-real-key-123456" in secrets_of(replace(settings, openai_api_key="sk-real-key-123456"))
+
+
 def test_install_redaction_filters_every_handler_once(settings):
     logger = logging.getLogger("sdr.test.install")
     handler = logging.StreamHandler()
