@@ -57,5 +57,6 @@ def _row(event: InboundEvent) -> dict[str, object]:
         "kind": event.kind,
         "text": event.text,
         "media": event.media,
+        "context": event.context,
         "provider_ts": event.provider_ts,
     }

@@ -38,7 +38,7 @@ SECRETS = {
     "SDR_ADMIN_TOKEN": "admin-token-for-tests",
     "FLOWER_BASIC_AUTH": "ops:flower-pass-for-tests",
 }
-TABLES = "outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents"
+TABLES = "message_statuses, outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents"
 
 
 def _with_database(url: str, name: str) -> str:
