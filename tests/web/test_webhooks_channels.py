@@ -173,3 +173,17 @@ def test_accept_parsed_stores_and_enqueues_for_any_provider(rt, channel_settings
     [message] = stored(rt)
     assert (message.provider, message.context) == ("meta", {"referral": {"x": 1}})
     assert queued(rt, "ingest") == [("sdr.ingest", [message.id])]
+
+
+def test_status_reports_through_the_webhook_move_our_message_forward(rt, client):
+    from tests.sdr.test_statuses import sent_part, state
+
+    pmid = sent_part(rt)
+    body = {"event": "messages.update", "instance": "sdr-test", "data": [
+        {"keyId": pmid, "fromMe": True, "status": "READ"}, {"keyId": pmid, "fromMe": True, "status": "DELIVERY_ACK"}]}
+    secret = {"X-Webhook-Secret": rt.settings.evolution.webhook_secret}
+    answer = client.post("/webhooks/evolution", json=body, headers=secret)
+    assert answer.json == {"stored": 0, "duplicates": 0, "ignored": [], "statuses": 1}
+    assert state(rt, pmid).message == "read"
+    again = client.post("/webhooks/evolution", json=body, headers=secret)
+    assert again.json["statuses"] == 0 and state(rt, pmid).message == "read"
