@@ -32,8 +32,10 @@ STATUSES = {"SENT": "sent", "RECEIVED": "delivered", "DELIVERED": "delivered", "
 MAX_TYPING_SECONDS = 15  # delayTyping accepts 1-15 s
 MEDIA_ENDPOINTS = {"image": ("send-image", "image"), "audio": ("send-audio", "audio"),
                    "video": ("send-video", "video")}
+# waitingMessage: the content is not decrypted yet; storing it would make the real delivery, which
+# carries the same messageId, a duplicate.
 IGNORED_FLAGS = (("isGroup", "group"), ("isNewsletter", "newsletter"), ("broadcast", "status broadcast"),
-                 ("isStatusReply", "status reply"), ("isEdit", "edit"))
+                 ("isStatusReply", "status reply"), ("isEdit", "edit"), ("waitingMessage", "waiting for content"))
 IGNORED_CONTENT = {"reaction": "reaction", "pollVote": "poll vote", "notification": "notification"}
 
 

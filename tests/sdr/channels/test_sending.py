@@ -137,3 +137,20 @@ def test_evolution_429_is_rate_limited_with_retry_after(evolution, settings):
     channel = EvolutionChannel(settings.evolution.api_url, EVOLUTION_KEY, TIMEOUT)
     with pytest.raises(RateLimitedSendError):
         channel.send_text(ChipRef(1, "evolution", "sdr-test"), LEAD, "Oi")
+
+
+@pytest.mark.parametrize("header, expected", [("7", 7.0), ("0.5", 0.5), ("Wed, 21 Oct 2026 07:28:00 GMT", None),
+                                              (None, None)])
+def test_retry_after_header_is_honoured_when_numeric(header, expected):
+    import requests
+
+    from sdr.channels.http import _answer
+
+    response = requests.Response()
+    response.status_code = 429
+    response._content = b'{"error": "too many requests"}'
+    if header is not None:
+        response.headers["Retry-After"] = header
+    with pytest.raises(RateLimitedSendError) as raised:
+        _answer(response)
+    assert raised.value.retry_after == expected

@@ -112,6 +112,7 @@ def test_from_me_without_from_api_field_counts_as_human():
     ({"broadcast": True}, "status broadcast"),
     ({"isStatusReply": True}, "status reply"),
     ({"isEdit": True}, "edit"),
+    ({"waitingMessage": True}, "waiting for content"),
     ({"reaction": {"value": "👍", "time": 1, "referencedMessage": {"messageId": "X"}}}, "reaction"),
     ({"pollVote": {"pollMessageId": "P", "options": [{"name": "sim"}]}}, "poll vote"),
     ({"notification": "CALL_VOICE"}, "notification"),
