@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sdr.channels.base import Channel, ChipRef, SendError, TransientSendError
+from sdr.channels.base import Channel, ChipRef, RateLimitedSendError, SendError, TransientSendError
 from sdr.channels.http import AmbiguousSendError
 from sdr.channels.registry import ChannelUnavailable
 from sdr.outbound import Finished, claim_part, finish, record_retry
@@ -30,6 +30,7 @@ class Delivery:
     outcome: str  # done | retry | stopped | superseded | abandoned | failed | lost | nothing
     retry_payload: dict[str, Any] | None = None  # resend from this payload after a backoff
     follow_up: StartTurn | None = None  # messages arrived meanwhile: start another turn
+    retry_after: float | None = None  # rate-limited: wait at least this long (0: the provider did not say)
 
 
 def send_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) -> Delivery:
@@ -73,7 +74,8 @@ def _send_part(
         if not last_attempt:
             with rt.sessions() as session:
                 record_retry(session, claim.outbox_id, str(exc))
-            return Delivery("retry", retry_payload={**payload, "next_part": part})
+            wait = (exc.retry_after or 0.0) if isinstance(exc, RateLimitedSendError) else None
+            return Delivery("retry", retry_payload={**payload, "next_part": part}, retry_after=wait)
         return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=claim.outbox_id)
     except SendError as exc:
         ambiguous = isinstance(exc, AmbiguousSendError)

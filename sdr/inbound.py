@@ -26,12 +26,13 @@ class Stored:
 # compiled once per process instead of once per request (the webhook's hottest path).
 _STORE = text("""
 INSERT INTO messages (provider, provider_message_id, channel_ref, lead_address, profile_name, direction, author,
-                      kind, text, media, provider_ts)
+                      kind, text, media, context, provider_ts)
 SELECT r.provider, r.provider_message_id, r.channel_ref, r.lead_address, r.profile_name, r.direction, r.author,
-       r.kind, r.text, r.media, r.provider_ts
+       r.kind, r.text, r.media, r.context, r.provider_ts
 FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
     provider text, provider_message_id text, channel_ref text, lead_address text, profile_name text,
-    direction text, author text, kind text, text text, media jsonb, provider_ts timestamptz, n bigint)
+    direction text, author text, kind text, text text, media jsonb, context jsonb, provider_ts timestamptz,
+    n bigint)
 ORDER BY r.n
 ON CONFLICT (provider, provider_message_id) DO NOTHING
 RETURNING id
@@ -67,5 +68,6 @@ def _row(event: InboundEvent) -> dict[str, object]:
         "kind": event.kind,
         "text": event.text,
         "media": event.media,
+        "context": event.context,
         "provider_ts": event.provider_ts.isoformat() if event.provider_ts else None,
     }

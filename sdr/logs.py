@@ -35,7 +35,11 @@ def secrets_of(settings: Settings) -> list[str]:
     values = [key, settings.admin_token, settings.sandbox_secret, settings.flower_basic_auth]
     if settings.evolution:
         values += [settings.evolution.api_key, settings.evolution.webhook_secret]
-    return values
+    if settings.zapi:
+        values += [settings.zapi.token, settings.zapi.client_token, settings.zapi.webhook_secret]
+    if settings.twilio:
+        values += [settings.twilio.auth_token]
+    return [v for v in values if v]
 
 
 def install_redaction(settings: Settings, logger: logging.Logger | None = None) -> None:

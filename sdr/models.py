@@ -158,6 +158,9 @@ class Message(Base):
     turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))
     part: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
+    # -- channels (0002_channels) --
+    # quoted reply, Click-to-WhatsApp referral, button/list ids (keys: sdr.channels.content)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Turn(Base):
@@ -248,4 +251,29 @@ class KnowledgeDocument(Base):
         TSVECTOR,
         Computed("to_tsvector('sdr_portuguese', coalesce(title, '') || ' ' || coalesce(body, ''))", persisted=True),
     )
+    created_at: Mapped[datetime] = _now()
+
+
+class MessageStatusReport(Base):
+    """A provider's status report on a message we sent, kept once per (message, status).
+
+    The unique key is the dedupe of redelivered reports, and a report that arrives before the send
+    recorded the provider's message id waits here until the send catches up with it.
+    """
+
+    __tablename__ = "message_statuses"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_message_id", "status"),
+        CheckConstraint("status IN ('sent', 'delivered', 'read', 'failed')", name="status"),
+        Index("ix_message_statuses_provider_message_id", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    provider_message_id: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False)  # STATUS_ORDER; a message only moves up
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the provider's time
+    error_code: Mapped[str | None] = mapped_column(Text)
+    error_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from sdr.conversations import active_sql
+from sdr.statuses import CAUGHT_UP_STATUS_SQL
 
 _CLAIM = text("""
 WITH t AS (
@@ -80,8 +81,9 @@ WITH sent AS (
     WHERE id = :sent_oid AND status IN ('sending', 'unknown')
     RETURNING message_id
 ),
-sent_message AS (
-    UPDATE messages SET status = 'sent' WHERE id IN (SELECT message_id FROM sent) AND status = 'queued'
+sent_message AS (  -- a status report may have beaten us here (sdr.statuses)
+    UPDATE messages SET status = """ + CAUGHT_UP_STATUS_SQL + """
+    WHERE id IN (SELECT message_id FROM sent) AND status = 'queued'
 ),
 failed AS (
     UPDATE outbox SET status = :failed_status, last_error = :error

@@ -29,6 +29,24 @@ class EvolutionConfig:
 
 
 @dataclass(frozen=True)
+class ZapiConfig:
+    base_url: str
+    instance_id: str
+    token: str
+    client_token: str  # the account security token; empty when the account has none activated
+    webhook_secret: str
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    api_url: str
+    account_sid: str
+    auth_token: str
+    whatsapp_from: str  # E.164, our WhatsApp sender
+    status_callback_url: str | None  # where Twilio posts delivery statuses (our /webhooks/twilio)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -59,6 +77,10 @@ class Settings:
     decay_interval_seconds: float
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
+    zapi: ZapiConfig | None = None
+    twilio: TwilioConfig | None = None
+    # Trust X-Forwarded-Proto/Host from a reverse proxy when rebuilding the URL a provider signed.
+    trust_forwarded: bool = False
 
     @property
     def stand_in_llm(self) -> bool:
@@ -112,6 +134,60 @@ def _evolution(env: Mapping[str, str]) -> EvolutionConfig | None:
     )
 
 
+def _configured(env: Mapping[str, str], provider: str, required: tuple[str, ...],
+                optional: tuple[str, ...]) -> bool:
+    """True when every required variable is set, False when none of them (nor an optional one) is."""
+    present = [n for n in required + optional if env.get(n)]
+    if not present:
+        return False
+    missing = [n for n in required if not env.get(n)]
+    if missing:
+        raise ConfigError(f"{provider} is partly configured; missing {', '.join(missing)}")
+    return True
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _zapi(env: Mapping[str, str]) -> ZapiConfig | None:
+    required = ("ZAPI_INSTANCE_ID", "ZAPI_TOKEN", "ZAPI_WEBHOOK_SECRET")
+    if not _configured(env, "Z-API", required, ("ZAPI_CLIENT_TOKEN",)):
+        return None
+    return ZapiConfig(base_url=_url(env, "ZAPI_BASE_URL", "https://api.z-api.io"),
+                      instance_id=env["ZAPI_INSTANCE_ID"], token=env["ZAPI_TOKEN"],
+                      client_token=env.get("ZAPI_CLIENT_TOKEN", ""), webhook_secret=env["ZAPI_WEBHOOK_SECRET"])
+
+
+def _twilio(env: Mapping[str, str]) -> TwilioConfig | None:
+    required = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_FROM")
+    if not _configured(env, "Twilio", required, ("TWILIO_STATUS_CALLBACK_URL",)):
+        return None
+    sender = env["TWILIO_WHATSAPP_FROM"].removeprefix("whatsapp:")
+    if not sender.startswith("+") or not sender[1:].isdigit() or not 8 <= len(sender) - 1 <= 15:
+        raise ConfigError(f"TWILIO_WHATSAPP_FROM must be an E.164 number like whatsapp:+14155238886, got {sender!r}")
+    if not env["TWILIO_ACCOUNT_SID"].startswith("AC"):
+        raise ConfigError("TWILIO_ACCOUNT_SID must start with 'AC'")
+    callback = env.get("TWILIO_STATUS_CALLBACK_URL") or None
+    if callback is not None:
+        callback = _url(env, "TWILIO_STATUS_CALLBACK_URL", "")
+    return TwilioConfig(api_url=_url(env, "TWILIO_API_URL", "https://api.twilio.com"),
+                        account_sid=env["TWILIO_ACCOUNT_SID"], auth_token=env["TWILIO_AUTH_TOKEN"],
+                        whatsapp_from=sender, status_callback_url=callback)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (the process environment by default)."""
     env = os.environ if env is None else env
@@ -145,6 +221,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_grace_seconds=_float(env, "SDR_SWEEP_GRACE_SECONDS", 10.0, minimum=0.0),
         decay_interval_seconds=_float(env, "SDR_DECAY_INTERVAL_SECONDS", 3600.0, minimum=1.0),
         log_level=(env.get("SDR_LOG_LEVEL") or "INFO").upper(),
+        zapi=_zapi(env),
+        twilio=_twilio(env),
+        trust_forwarded=_flag(env, "SDR_TRUST_FORWARDED"),
     )
     check_consistency(settings)
     return settings

@@ -1,4 +1,5 @@
-"""Evolution API v2 stand-in: ``POST /message/sendText/{instance}`` and ``POST /message/sendPresence/{instance}``.
+"""Evolution API v2 stand-in: ``POST /message/sendText/{instance}``, ``POST /message/sendMedia/{instance}`` (media
+by URL) and ``POST /message/sendPresence/{instance}``.
 
 Authentication is the ``apikey`` header (the global key given on the command line). Successful sends answer
 HTTP 201 with the v2 message object (``key.remoteJid``/``fromMe``/``id`` = ``3EB0`` + 36 hex digits,
@@ -32,6 +33,7 @@ NUMBER = re.compile(r"^\+?\d{6,20}$")
 JID = re.compile(r"^[\w.\-:]+@(s\.whatsapp\.net|g\.us|lid|c\.us)$")
 PRESENCES = ("available", "unavailable", "composing", "recording", "paused")
 MAX_DELAY_MS = 20_000
+MEDIA_TYPES = ("image", "video", "audio", "document")
 
 
 def error_body(status: int, message: Any = None) -> Response:
@@ -125,6 +127,29 @@ class EvolutionStandIn:
                 "instanceId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"evolution-instance:{instance}")),
                 "source": "unknown"}
 
+    def send_media(self, request: Request, instance: str) -> Response:
+        body, problem = read_json(request)
+        fields = body if isinstance(body, dict) else {}
+        extra = {"instance": instance, "number": fields.get("number"), "media": fields.get("media"),
+                 "mediatype": fields.get("mediatype"), "caption": fields.get("caption")}
+        rejection = self.check(request, body, problem, ("number", "mediatype", "media"))
+        if rejection is None and (body["mediatype"] not in MEDIA_TYPES or not isinstance(body["media"], str)
+                                  or not body["media"].strip()):
+            rejection = error_body(400, [f"mediatype must be one of {list(MEDIA_TYPES)} and media a URL or base64"])
+        call = Call("sendMedia", request, body, extra, rejection)
+
+        def produce(script: dict[str, Any] | None) -> Response:
+            message = self.message(instance, body["number"], body.get("caption") or "")
+            kind = f"{body['mediatype']}Message"
+            message["message"] = {kind: {"url": body["media"], "mimetype": body.get("mimetype"),
+                                         "caption": body.get("caption")}}
+            message["messageType"] = kind
+            if call.entry is not None:
+                call.entry["message_id"] = message["key"]["id"]
+            return json_response(message, 201)
+
+        return self.control.serve(call, error_body, produce)
+
     def send_presence(self, request: Request, instance: str) -> Response:
         body, problem = read_json(request)
         fields = body if isinstance(body, dict) else {}
@@ -146,7 +171,7 @@ class EvolutionStandIn:
 
 
 def build_app(latency: float, api_key: str | None, max_records: int) -> Callable[..., Any]:
-    control = Control("evolution", ("sendText", "presence"), latency, HEADERS, max_records)
+    control = Control("evolution", ("sendText", "sendMedia", "presence"), latency, HEADERS, max_records)
     stand_in = EvolutionStandIn(control, api_key or DEFAULT_API_KEY)
     control.extension = stand_in
     control.reset_hooks.append(stand_in.reset)
@@ -154,5 +179,6 @@ def build_app(latency: float, api_key: str | None, max_records: int) -> Callable
     add_control_routes(router, control)
     router.add("GET", "/_control/sent", stand_in.sent)
     router.add("POST", "/message/sendText/{instance}", stand_in.send_text)
+    router.add("POST", "/message/sendMedia/{instance}", stand_in.send_media)
     router.add("POST", "/message/sendPresence/{instance}", stand_in.send_presence)
     return router

@@ -32,13 +32,19 @@ from standins.launch import StandIn, start  # noqa: E402
 SERVER_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 EVOLUTION_KEY = "evo-test-api-key"
+ZAPI_TOKEN = "zapi-test-instance-token"
+ZAPI_INSTANCE = "3E4F7360B552F0C2DBCB9E6774402775"
+TWILIO_TOKEN = "twilio-test-auth-token"
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_FROM = "+14155238886"
 SECRETS = {
     "EVOLUTION_WEBHOOK_SECRET": "evo-webhook-secret-for-tests",
+    "ZAPI_WEBHOOK_SECRET": "zapi-webhook-secret-for-tests",
     "SDR_SANDBOX_SECRET": "sandbox-secret-for-tests",
     "SDR_ADMIN_TOKEN": "admin-token-for-tests",
     "FLOWER_BASIC_AUTH": "ops:flower-pass-for-tests",
 }
-TABLES = "outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents"
+TABLES = "message_statuses, outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -92,6 +98,30 @@ def evolution_server() -> Iterator[StandIn]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def zapi_server() -> Iterator[StandIn]:
+    with start("zapi", api_key=ZAPI_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def twilio_server() -> Iterator[StandIn]:
+    with start("twilio", api_key=TWILIO_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture()
+def zapi(zapi_server: StandIn) -> StandIn:
+    zapi_server.reset()
+    return zapi_server
+
+
+@pytest.fixture()
+def twilio(twilio_server: StandIn) -> StandIn:
+    twilio_server.reset()
+    return twilio_server
+
+
 @pytest.fixture()
 def llm(llm_server: StandIn) -> StandIn:
     llm_server.reset()
@@ -105,7 +135,8 @@ def evolution(evolution_server: StandIn) -> StandIn:
 
 
 @pytest.fixture(scope="session")
-def base_env(database_url: str, redis_url: str, llm_server: StandIn, evolution_server: StandIn) -> dict[str, str]:
+def base_env(database_url: str, redis_url: str, llm_server: StandIn, evolution_server: StandIn,
+             zapi_server: StandIn, twilio_server: StandIn) -> dict[str, str]:
     """The environment every process of the fleet under test gets (tests may override keys)."""
     return {
         "DATABASE_URL": database_url,
@@ -115,6 +146,14 @@ def base_env(database_url: str, redis_url: str, llm_server: StandIn, evolution_s
         "EVOLUTION_API_URL": evolution_server.url,
         "EVOLUTION_API_KEY": EVOLUTION_KEY,
         "EVOLUTION_INSTANCE": "sdr-test",
+        "ZAPI_BASE_URL": zapi_server.url,
+        "ZAPI_INSTANCE_ID": ZAPI_INSTANCE,
+        "ZAPI_TOKEN": ZAPI_TOKEN,
+        "ZAPI_CLIENT_TOKEN": "zapi-stand-in-client-token",
+        "TWILIO_API_URL": twilio_server.url,
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:" + TWILIO_FROM,
         "SDR_BUFFER_QUIET_SECONDS": "0.6",
         "SDR_BUFFER_MAX_SECONDS": "3",
         "SDR_HUMAN_PAUSE_MINUTES": "30",

@@ -1,8 +1,11 @@
-"""Evolution API v2 (Baileys): `messages.upsert` webhooks in, `sendText` out.
+"""Evolution API v2 (Baileys): `messages.upsert` and `messages.update` webhooks in; text, media and
+presence out.
 
 Own API sends come back as `send.message` (ignored); a `fromMe` upsert is a person typing on
 the business phone. Groups, status broadcasts, newsletters, reactions and protocol messages
-(edits, deletions) are acknowledged and ignored.
+(edits, deletions) are acknowledged and ignored. Media arrive with the encrypted WhatsApp CDN
+URL, which is useless on its own: the reference keeps the inline base64 or S3 `mediaUrl` when
+present and the message key id, with which `getBase64FromMediaMessage` fetches the bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from sdr.addresses import AddressError, from_jid, to_jid
-from sdr.channels.base import ChipRef, InboundEvent, ParsedWebhook, PayloadError, SendReceipt
+from sdr.channels.base import (
+    ChipRef,
+    InboundEvent,
+    MediaRef,
+    ParsedWebhook,
+    PayloadError,
+    SendReceipt,
+    StatusUpdate,
+)
+from sdr.channels.content import compact, contacts_text, location_text, text_of, vcard_contact
 from sdr.channels.http import post_json
 
 PROVIDER = "evolution"
@@ -20,9 +32,14 @@ IGNORED_SERVERS = {"g.us": "group", "broadcast": "status broadcast", "newsletter
 IGNORED_TYPES = {
     "reactionMessage": "reaction",
     "protocolMessage": "protocol message",
+    "editedMessage": "edit",
     "pollUpdateMessage": "poll update",
     "senderKeyDistributionMessage": "key distribution",
 }
+# renderStatus: 0 ERROR, 1 PENDING, 2 SERVER_ACK, 3 DELIVERY_ACK, 4 READ, 5 PLAYED
+STATUSES = {"ERROR": "failed", "SERVER_ACK": "sent", "DELIVERY_ACK": "delivered", "READ": "read", "PLAYED": "read"}
+STATUS_NUMBERS = {0: "ERROR", 1: "PENDING", 2: "SERVER_ACK", 3: "DELIVERY_ACK", 4: "READ", 5: "PLAYED"}
+MEDIA_ENDPOINT_TYPES = {"image", "video", "document", "audio"}
 
 
 def parse_webhook(payload: Any) -> ParsedWebhook:
@@ -32,7 +49,8 @@ def parse_webhook(payload: Any) -> ParsedWebhook:
     if not isinstance(event, str):
         raise PayloadError("missing 'event'")
     result = ParsedWebhook()
-    if event.lower().replace("_", ".") != "messages.upsert":
+    name = event.lower().replace("_", ".")
+    if name not in ("messages.upsert", "messages.update"):
         result.ignored.append(f"event {event}")
         return result
     instance = payload.get("instance")
@@ -40,12 +58,33 @@ def parse_webhook(payload: Any) -> ParsedWebhook:
         raise PayloadError("missing 'instance'")
     items = payload.get("data")
     for item in items if isinstance(items, list) else [items]:
-        event_or_reason = _parse_item(instance, item)
-        if isinstance(event_or_reason, InboundEvent):
-            result.events.append(event_or_reason)
+        outcome = _parse_item(instance, item) if name == "messages.upsert" else _parse_status(item)
+        if isinstance(outcome, InboundEvent):
+            result.events.append(outcome)
+        elif isinstance(outcome, StatusUpdate):
+            result.statuses.append(outcome)
         else:
-            result.ignored.append(event_or_reason)
+            result.ignored.append(outcome)
     return result
+
+
+def _parse_status(data: Any) -> StatusUpdate | str:
+    """One `messages.update` item: v2 `{keyId, fromMe, status}` or the older `{key, update: {status}}`."""
+    if not isinstance(data, dict):
+        raise PayloadError("'data' of messages.update must be an object")
+    key = data.get("key") if isinstance(data.get("key"), dict) else {}
+    message_id = data.get("keyId") or key.get("id")
+    update = data.get("update") if isinstance(data.get("update"), dict) else {}
+    raw = data.get("status", update.get("status"))
+    if not isinstance(message_id, str) or not message_id or raw is None:
+        raise PayloadError("messages.update needs 'data.keyId' (or 'data.key.id') and 'data.status'")
+    if data.get("fromMe", key.get("fromMe", True)) is False:
+        return "status of an inbound message"
+    status = STATUSES.get(STATUS_NUMBERS.get(raw, "") if isinstance(raw, int) else str(raw).upper())
+    if status is None:
+        return f"status {raw}"
+    return StatusUpdate(provider=PROVIDER, provider_message_id=message_id, status=status,
+                        at=_timestamp(data.get("messageTimestamp") or data.get("datetime")))
 
 
 def _parse_item(instance: str, data: Any) -> InboundEvent | str:
@@ -69,8 +108,9 @@ def _parse_item(instance: str, data: Any) -> InboundEvent | str:
     except AddressError as exc:
         raise PayloadError(f"'data.key.remoteJid': {exc}") from None
     try:
-        kind, text, media = _content(message_type, message)
-    except (AttributeError, TypeError):  # a content field of the wrong type somewhere inside
+        kind, text, media, context = _content(message_type, message, message_id)
+        context = compact({**(context or {}), **_context(data, message)})
+    except (AttributeError, TypeError, ValueError):  # a content field of the wrong type somewhere inside
         raise PayloadError(f"'data.message' does not have the shape of a {message_type}") from None
     from_me = bool(key.get("fromMe"))
     return InboundEvent(
@@ -80,62 +120,140 @@ def _parse_item(instance: str, data: Any) -> InboundEvent | str:
         lead_address=address,
         kind=kind,
         text=text,
-        profile_name=None if from_me else _str(data.get("pushName")),
+        profile_name=None if from_me else text_of(data.get("pushName")),
         media=media,
+        context=context,
         provider_ts=_timestamp(data.get("messageTimestamp")),
         from_me=from_me,
     )
 
 
-def _content(message_type: str, message: dict[str, Any]) -> tuple[str, str | None, dict[str, Any] | None]:
+Content = tuple[str, str | None, MediaRef | None, dict[str, Any] | None]
+
+
+def _content(message_type: str, message: dict[str, Any], message_id: str) -> Content:
     if "conversation" in message or "extendedTextMessage" in message:
         extended = message.get("extendedTextMessage") or {}
-        return "text", _str(message.get("conversation")) or _str(extended.get("text")), None
+        return "text", text_of(message.get("conversation")) or text_of(extended.get("text")), None, None
     for field, (kind, describe) in _MEDIA.items():
         body = message.get(field)
         if isinstance(body, dict):
-            media = {"mimetype": body.get("mimetype"), "url": body.get("url"), "has_base64": "base64" in message}
-            transcript = _str(message.get("speechToText"))
-            return kind, transcript or describe(body), media
-    return message_type.removesuffix("Message") or "unknown", None, None
+            if field == "documentWithCaptionMessage":
+                body = body.get("message", {}).get("documentMessage", {})
+            media = _media_ref(body, message, message_id, voice=bool(body.get("ptt")))
+            transcript = text_of(message.get("speechToText"))
+            return kind, transcript or text_of(body.get("caption")) or describe(body), media, None
+    for field, (kind, read) in _REPLIES.items():
+        body = message.get(field)
+        if isinstance(body, dict):
+            text, context = read(body)
+            return kind, text, None, context
+    for field, read_text in _TEXTUAL.items():
+        body = message.get(field)
+        if isinstance(body, dict):
+            return _TEXTUAL_KIND[field], read_text(body), None, None
+    return message_type.removesuffix("Message") or "unknown", None, None, None
 
 
-def _caption(body: dict[str, Any]) -> str | None:
-    return _str(body.get("caption"))
+def _media_ref(body: dict[str, Any], message: dict[str, Any], message_id: str, voice: bool) -> MediaRef:
+    size = body.get("fileLength")
+    ref: dict[str, Any] = compact({
+        "mime": body.get("mimetype"),
+        "url": text_of(message.get("mediaUrl")),  # S3 copy, when the instance uploads media
+        "provider_media_id": message_id,  # for /chat/getBase64FromMediaMessage
+        "base64": message.get("base64") if isinstance(message.get("base64"), str) else None,
+        "size": int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None,
+        "filename": text_of(body.get("fileName")),
+        "caption": text_of(body.get("caption")),
+        "sha256": text_of(body.get("fileSha256")),
+    }) or {}
+    return MediaRef(**ref, voice=voice)  # type: ignore[typeddict-item]
 
 
-def _location(body: dict[str, Any]) -> str | None:
-    parts = [body.get("name"), body.get("address"), f"{body.get('degreesLatitude')},{body.get('degreesLongitude')}"]
-    return " - ".join(str(p) for p in parts if p)
+def _context(data: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """Quoted message and ad referral, from `data.contextInfo` or the content's own contextInfo."""
+    infos = [data.get("contextInfo")] + [v.get("contextInfo") for v in message.values() if isinstance(v, dict)]
+    found: dict[str, Any] = {}
+    for info in (i for i in infos if isinstance(i, dict)):
+        quoted = info.get("quotedMessage") if isinstance(info.get("quotedMessage"), dict) else {}
+        if info.get("stanzaId"):
+            found.setdefault("quoted_id", info["stanzaId"])
+            quoted_text = _quoted_text(quoted)
+            if quoted_text:
+                found.setdefault("quoted_text", quoted_text)
+        ad = info.get("externalAdReply")
+        if isinstance(ad, dict):
+            found.setdefault("referral", compact({
+                "source_url": ad.get("sourceUrl"), "source_id": ad.get("sourceId"),
+                "source_type": ad.get("sourceType"), "headline": ad.get("title"), "body": ad.get("body"),
+                "media_url": ad.get("mediaUrl") or ad.get("thumbnailUrl"), "ctwa_clid": ad.get("ctwaClid"),
+            }))
+    return found
 
 
-def _wrapped_document(body: dict[str, Any]) -> str | None:
-    inner = body.get("message", {}).get("documentMessage", {})
-    return _caption(inner) or _str(inner.get("fileName"))
+def _quoted_text(quoted: dict[str, Any]) -> str | None:
+    if text_of(quoted.get("conversation")):
+        return text_of(quoted["conversation"])
+    for value in quoted.values():
+        if isinstance(value, dict) and (text_of(value.get("text")) or text_of(value.get("caption"))):
+            return text_of(value.get("text")) or text_of(value.get("caption"))
+    return None
 
 
-def _button(body: dict[str, Any]) -> str | None:
-    return _str(body.get("selectedDisplayText") or body.get("title") or body.get("selectedButtonId"))
+def _location(body: dict[str, Any]) -> str:
+    return location_text(body.get("degreesLatitude"), body.get("degreesLongitude"), body.get("name"),
+                         body.get("address"))
+
+
+def _contacts(body: dict[str, Any]) -> str | None:
+    cards = body.get("contacts") if isinstance(body.get("contacts"), list) else [body]
+    entries = []
+    for card in cards:
+        name, phones = vcard_contact(card.get("vcard"))
+        entries.append((text_of(card.get("displayName")) or name, phones))
+    return contacts_text(entries)
+
+
+def _button(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    button_id = body.get("selectedButtonId") or body.get("selectedId")
+    text = text_of(body.get("selectedDisplayText")) or text_of(button_id)
+    return text, compact({"button_id": button_id})
+
+
+def _list(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    reply = body.get("singleSelectReply") if isinstance(body.get("singleSelectReply"), dict) else {}
+    row_id = reply.get("selectedRowId")
+    return text_of(body.get("title")) or text_of(row_id), compact({"list_id": row_id})
+
+
+def _interactive(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    inner = body.get("body") if isinstance(body.get("body"), dict) else {}
+    flow = body.get("nativeFlowResponseMessage") if isinstance(body.get("nativeFlowResponseMessage"), dict) else {}
+    return text_of(inner.get("text")), compact({"button_id": flow.get("paramsJson")})
 
 
 _MEDIA: dict[str, tuple[str, Callable[[dict[str, Any]], str | None]]] = {
-    "imageMessage": ("image", _caption),
-    "videoMessage": ("video", _caption),
+    "imageMessage": ("image", lambda body: None),
+    "videoMessage": ("video", lambda body: None),
     "audioMessage": ("audio", lambda body: None),
-    "documentMessage": ("document", lambda body: _str(body.get("caption") or body.get("fileName"))),
-    "documentWithCaptionMessage": ("document", _wrapped_document),
+    "documentMessage": ("document", lambda body: text_of(body.get("fileName"))),
+    "documentWithCaptionMessage": ("document", lambda body: text_of(body.get("fileName"))),
     "stickerMessage": ("sticker", lambda body: None),
-    "locationMessage": ("location", _location),
-    "contactMessage": ("contacts", lambda body: _str(body.get("displayName"))),
-    "contactsArrayMessage": ("contacts", lambda body: _str(body.get("displayName"))),
+}
+_REPLIES: dict[str, tuple[str, Callable[[dict[str, Any]], tuple[str | None, dict[str, Any] | None]]]] = {
     "buttonsResponseMessage": ("button", _button),
     "templateButtonReplyMessage": ("button", _button),
-    "listResponseMessage": ("list", _button),
+    "listResponseMessage": ("list", _list),
+    "interactiveResponseMessage": ("button", _interactive),
 }
-
-
-def _str(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+_TEXTUAL: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "locationMessage": _location,
+    "liveLocationMessage": _location,
+    "contactMessage": _contacts,
+    "contactsArrayMessage": _contacts,
+}
+_TEXTUAL_KIND = {"locationMessage": "location", "liveLocationMessage": "location", "contactMessage": "contacts",
+                 "contactsArrayMessage": "contacts"}
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -155,8 +273,30 @@ class EvolutionChannel:
         self._headers = {"apikey": api_key}
         self._timeout = timeout
 
-    def send_text(self, chip: ChipRef, to_address: str, text: str) -> SendReceipt:
-        url = f"{self._api_url}/message/sendText/{quote(chip.external_id, safe='')}"
-        answer = post_json(url, {"number": to_jid(to_address), "text": text}, self._headers, self._timeout)
-        key = answer.get("key") if isinstance(answer.get("key"), dict) else {}
-        return SendReceipt(provider_message_id=str(key.get("id") or ""))
+    def _url(self, endpoint: str, chip: ChipRef) -> str:
+        return f"{self._api_url}/message/{endpoint}/{quote(chip.external_id, safe='')}"
+
+    def send_text(self, chip: ChipRef, to_address: str, text: str, typing_seconds: float = 0) -> SendReceipt:
+        """`typing_seconds` shows "digitando..." that long before the message (Evolution's `delay`)."""
+        body: dict[str, Any] = {"number": to_jid(to_address), "text": text}
+        if typing_seconds > 0:
+            body["delay"] = int(typing_seconds * 1000)
+        return _receipt(post_json(self._url("sendText", chip), body, self._headers, self._timeout))
+
+    def send_media(self, chip: ChipRef, to_address: str, url: str, mime: str, caption: str | None = None,
+                   filename: str | None = None) -> SendReceipt:
+        """An attachment by URL (`sendMedia`); the provider downloads it."""
+        mediatype = mime.split("/", 1)[0] if mime.split("/", 1)[0] in MEDIA_ENDPOINT_TYPES else "document"
+        body = {"number": to_jid(to_address), "mediatype": mediatype, "mimetype": mime, "media": url,
+                **({"caption": caption} if caption else {}), **({"fileName": filename} if filename else {})}
+        return _receipt(post_json(self._url("sendMedia", chip), body, self._headers, self._timeout))
+
+    def send_typing(self, chip: ChipRef, to_address: str, seconds: float) -> None:
+        """Show "digitando..." to the lead for `seconds` (the call returns when it ends)."""
+        body = {"number": to_jid(to_address), "presence": "composing", "delay": int(seconds * 1000)}
+        post_json(self._url("sendPresence", chip), body, self._headers, self._timeout)
+
+
+def _receipt(answer: dict[str, Any]) -> SendReceipt:
+    key = answer.get("key") if isinstance(answer.get("key"), dict) else {}
+    return SendReceipt(provider_message_id=str(key.get("id") or ""))

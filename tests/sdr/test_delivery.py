@@ -276,7 +276,8 @@ def test_read_timeout_leaves_the_part_unknown_and_never_resends_it(rt, llm, evol
 
 def test_a_turn_whose_chip_provider_is_not_configured_fails_cleanly(rt, llm, evolution):
     _, payload = ready(rt, llm)
-    delivery = send_step(rt, {**payload, "provider": "zapi"}, last_attempt=False)
+    without_zapi = with_settings(rt, zapi=None)  # the test environment configures Z-API
+    delivery = send_step(without_zapi, {**payload, "provider": "zapi"}, last_attempt=False)
     assert delivery.outcome == "failed"
     assert evolution.requests("sendText") == []
     turn, _, _, _ = state(rt, payload)

@@ -117,12 +117,13 @@ def test_media_timestamp_and_profile_survive_the_batch_encoding(clean):
 
     when = datetime(2026, 11, 22, 10, 30, 15, 250000, tzinfo=timezone.utc)
     media = {"mime": "audio/ogg; codecs=opus", "url": "https://example.test/a.ogg", "voice": True, "size": 4021}
+    context = {"quoted_id": "ABC", "referral": {"source_url": "https://fb.me/x", "headline": "Energia solar"}}
     event = replace(inbound(phone(1), "", msg_id="WAMID.áudio"), kind="audio", text=None, media=media,
-                    provider_ts=when, profile_name="João 'Zé' d\"Ávila")
+                    provider_ts=when, profile_name="João 'Zé' d\"Ávila", context=context)
     with session_scope(clean) as session:
         store_events(session, [event])
         [row] = rows(session, "SELECT * FROM messages")
-    assert (row.kind, row.text, row.media, row.provider_ts) == ("audio", None, media, when)
+    assert (row.kind, row.text, row.media, row.context, row.provider_ts) == ("audio", None, media, context, when)
     assert (row.provider_message_id, row.profile_name) == ("WAMID.áudio", "João 'Zé' d\"Ávila")
 
 

@@ -52,7 +52,8 @@ def test_exception_text_is_scrubbed():
 
 def test_secrets_of_covers_every_configured_secret(settings):
     found = secrets_of(settings)
-    for value in (*SECRETS.values(), settings.evolution.api_key):
+    for value in (*SECRETS.values(), settings.evolution.api_key, settings.zapi.token, settings.zapi.client_token,
+                  settings.twilio.auth_token):
         assert value in found
 
 

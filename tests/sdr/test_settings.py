@@ -82,3 +82,31 @@ def test_evolution_url_trailing_slash_is_dropped(base_env):
 def test_stand_in_llm_is_detected(base_env):
     assert load_settings(base_env).stand_in_llm is True
     assert load_settings(env(base_env, OPENAI_API_KEY="sk-real-looking-key")).stand_in_llm is False
+
+
+ZAPI = {"ZAPI_INSTANCE_ID": "3E4F7360", "ZAPI_TOKEN": "tok", "ZAPI_WEBHOOK_SECRET": "s"}
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "t", "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886"}
+
+
+def test_zapi_and_twilio_configs(base_env):
+    bare = {k: v for k, v in base_env.items() if not k.startswith(("ZAPI_", "TWILIO_"))}
+    settings = load_settings({**bare, **ZAPI, **TWILIO})
+    assert settings.zapi.base_url == "https://api.z-api.io" and settings.zapi.client_token == ""
+    assert settings.twilio.whatsapp_from == "+14155238886" and settings.twilio.api_url == "https://api.twilio.com"
+    assert settings.twilio.status_callback_url is None and settings.trust_forwarded is False
+    none = load_settings(bare)
+    assert none.zapi is None and none.twilio is None
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({**ZAPI, "ZAPI_TOKEN": None}, "ZAPI_TOKEN"),
+    ({"ZAPI_CLIENT_TOKEN": "x"}, "ZAPI_INSTANCE_ID"),
+    ({**ZAPI, "ZAPI_BASE_URL": "api.z-api.io"}, "ZAPI_BASE_URL"),
+    ({**TWILIO, "TWILIO_WHATSAPP_FROM": "+55 11"}, "TWILIO_WHATSAPP_FROM"),
+    ({**TWILIO, "TWILIO_ACCOUNT_SID": "XY1"}, "TWILIO_ACCOUNT_SID"),
+    ({**TWILIO, "TWILIO_AUTH_TOKEN": None}, "TWILIO_AUTH_TOKEN"),
+    ({"SDR_TRUST_FORWARDED": "maybe"}, "SDR_TRUST_FORWARDED"),
+])
+def test_bad_provider_configs_name_the_variable(base_env, changes, named):
+    bare = {k: v for k, v in base_env.items() if not k.startswith(("ZAPI_", "TWILIO_"))}
+    assert named in refused(bare, **changes)

@@ -59,7 +59,7 @@ def test_missing_or_wrong_secret_is_401_and_stores_nothing(rt, client, headers, 
     assert stored_messages(rt) == [] and queued(rt, "ingest") == []
 
 
-@pytest.mark.parametrize("provider", ["telegram", "zapi", "meta"])
+@pytest.mark.parametrize("provider", ["telegram", "whatsapp", "meta"])
 def test_unknown_or_unconfigured_provider_is_404(rt, client, secret, provider):
     answer = client.post(f"/webhooks/{provider}", json={"x": 1}, headers=secret)
     assert answer.status_code == 404 and provider in answer.json["reason"]
