@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from sdr.channels import evolution, sandbox
+from sdr.channels import evolution, meta, sandbox
 from sdr.models import Chip
 from sdr.settings import Settings
 
@@ -16,6 +16,9 @@ def ensure_env_chips(session: Session, settings: Settings) -> int:
     if settings.evolution:
         rows.append({"provider": evolution.PROVIDER, "external_id": settings.evolution.instance,
                      "name": f"Evolution {settings.evolution.instance}"})
+    if settings.meta:
+        rows.append({"provider": meta.PROVIDER, "external_id": settings.meta.phone_number_id,
+                     "name": f"Meta {settings.meta.phone_number_id}"})
     statement = (insert(Chip).values(rows).on_conflict_do_nothing(index_elements=["provider", "external_id"])
                  .returning(Chip.id))
     return len(session.execute(statement).all())

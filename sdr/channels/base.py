@@ -103,6 +103,7 @@ class ChipRef:
     id: int
     provider: str
     external_id: str
+    credentials_ref: str | None = None  # names the secret (see Settings.chip_secret); None: the provider's default
 
 
 class Channel(Protocol):
