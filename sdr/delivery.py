@@ -11,12 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sdr.channels.base import Channel, ChipRef, SendError, TransientSendError
+from sdr.channels.base import Channel, ChipRef, RateLimitedSendError, SendError, TransientSendError
 from sdr.channels.http import AmbiguousSendError
 from sdr.channels.registry import ChannelUnavailable
 from sdr.outbound import Finished, claim_part, finish, record_retry
 from sdr.pipeline import StartTurn
 from sdr.runtime import Runtime
+from sdr.window import send_in_window
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ STOPS = {"paused": ("stopped", "paused"), "superseded": ("superseded", "newer me
 class Delivery:
     outcome: str  # done | retry | stopped | superseded | abandoned | failed | lost | nothing
     retry_payload: dict[str, Any] | None = None  # resend from this payload after a backoff
+    retry_after: float | None = None  # the provider asked to slow down: at least this long (None: unknown)
+    rate_limited: bool = False
     follow_up: StartTurn | None = None  # messages arrived meanwhile: start another turn
 
 
@@ -68,18 +71,23 @@ def _send_part(
         return _stop(rt, payload, "failed", f"part {part} is {claim.part_status}", answered=True)
     assert claim.outbox_id is not None and claim.to_address is not None and claim.body is not None
     try:
-        receipt = channel.send_text(chip, claim.to_address, claim.body)
+        receipt = send_in_window(channel, chip, claim.to_address, claim.body, claim.window_open)
     except TransientSendError as exc:
         if not last_attempt:
             with rt.sessions() as session:
                 record_retry(session, claim.outbox_id, str(exc))
-            return Delivery("retry", retry_payload={**payload, "next_part": part})
+            limited = isinstance(exc, RateLimitedSendError)
+            return Delivery("retry", retry_payload={**payload, "next_part": part}, rate_limited=limited,
+                            retry_after=exc.retry_after if limited else None)  # type: ignore[attr-defined]
         return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=claim.outbox_id)
     except SendError as exc:
         ambiguous = isinstance(exc, AmbiguousSendError)
         return _stop(rt, payload, "failed", str(exc), answered=True, failed_oid=claim.outbox_id,
                      failed_status="unknown" if ambiguous else "failed")
-    final = part == payload["parts"] - 1
+    # Outside the window the template stands for the whole reply: the other parts are cancelled.
+    final = part == payload["parts"] - 1 or receipt.template is not None
+    if receipt.template is not None:
+        log.info("turn %s: 24-hour window closed, sent template %s instead", payload["turn_id"], receipt.template)
     with rt.sessions() as session:
         finished = finish(session, payload["turn_id"], final=final, sent_outbox_id=claim.outbox_id,
                           provider_message_id=receipt.provider_message_id)

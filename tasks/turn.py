@@ -16,7 +16,7 @@ from sdr.llm import LLMTransientError
 from sdr.pipeline import StartTurn, abort_step, analyze_step, reply_step, start_step
 from sdr.settings import get_settings
 from tasks.app import app
-from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime
+from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime, send_countdown
 
 LLM_RETRIES = 2
 RETRYABLE = {"autoretry_for": INFRASTRUCTURE_ERRORS, "retry_backoff": True, "retry_backoff_max": 10,
@@ -73,7 +73,8 @@ def send(self: Task, payload: dict[str, Any] | None) -> str:
     settings = get_settings()
     delivery = send_step(runtime(), payload, self.request.retries >= settings.send_retry_max)
     if delivery.retry_payload is not None:
-        countdown = backoff(self.request.retries, settings.send_retry_backoff_max)
+        countdown = send_countdown(self.request.retries, settings.send_retry_backoff_max, delivery.rate_limited,
+                                   delivery.retry_after)
         raise self.retry(args=(delivery.retry_payload,), countdown=countdown, max_retries=settings.send_retry_max)
     schedule(delivery.follow_up)
     return delivery.outcome

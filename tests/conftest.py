@@ -92,6 +92,20 @@ def evolution_server() -> Iterator[StandIn]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def meta_server() -> Iterator[StandIn]:
+    from tests.meta_factories import ACCESS_TOKEN
+
+    with start("meta", api_key=ACCESS_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture()
+def meta(meta_server: StandIn) -> StandIn:
+    meta_server.reset()
+    return meta_server
+
+
 @pytest.fixture()
 def llm(llm_server: StandIn) -> StandIn:
     llm_server.reset()

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def _config() -> MetaConfig:
     config = settings().meta
     if config is None:
-        abort(404, description="Meta Cloud API is not configured")
+        abort(404, description="no webhook for provider 'meta' (META_* settings are not configured)")
     return config
 
 

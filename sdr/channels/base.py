@@ -70,6 +70,7 @@ class ParsedWebhook:
 @dataclass(frozen=True)
 class SendReceipt:
     provider_message_id: str
+    template: str | None = None  # the template sent instead of the text (closed 24-hour window)
 
 
 class SendError(Exception):

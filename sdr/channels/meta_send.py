@@ -71,7 +71,8 @@ class MetaChannel:
         if parameters:
             template["components"] = [{"type": "body",
                                        "parameters": [{"type": "text", "text": p} for p in parameters]}]
-        return self._send(chip, to_address, {"type": "template", "template": template})
+        receipt = self._send(chip, to_address, {"type": "template", "template": template})
+        return SendReceipt(receipt.provider_message_id, template=name)
 
     # -- extras the Cloud API offers ----------------------------------------------------------------
 
