@@ -7,6 +7,7 @@ the conversation moves on; only a part the provider clearly did not take is retr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sdr.channels.base import Channel, ChipRef, RateLimitedSendError, SendError, TransientSendError
 from sdr.channels.http import AmbiguousSendError
 from sdr.channels.registry import ChannelUnavailable
+from sdr.chip_caps import Caps, Reservation, refund_send, reserve_send
 from sdr.outbound import Finished, claim_part, finish, record_retry
 from sdr.pipeline import StartTurn
 from sdr.runtime import Runtime
@@ -70,20 +72,16 @@ def _send_part(
             return None  # sent (or maybe sent) by an earlier attempt: never twice
         return _stop(rt, payload, "failed", f"part {part} is {claim.part_status}", answered=True)
     assert claim.outbox_id is not None and claim.to_address is not None and claim.body is not None
+    chip = dataclasses.replace(chip, credentials_ref=claim.credentials_ref)
+    reservation = reserve_send(rt.redis, chip.id, Caps(claim.hourly_cap, claim.daily_cap))
+    if not reservation.granted:
+        return _wait_for_cap(rt, payload, part, claim.outbox_id, reservation)
     try:
         receipt = send_in_window(channel, chip, claim.to_address, claim.body, claim.window_open)
-    except TransientSendError as exc:
-        if not last_attempt:
-            with rt.sessions() as session:
-                record_retry(session, claim.outbox_id, str(exc))
-            limited = isinstance(exc, RateLimitedSendError)
-            return Delivery("retry", retry_payload={**payload, "next_part": part}, rate_limited=limited,
-                            retry_after=exc.retry_after if limited else None)  # type: ignore[attr-defined]
-        return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=claim.outbox_id)
     except SendError as exc:
-        ambiguous = isinstance(exc, AmbiguousSendError)
-        return _stop(rt, payload, "failed", str(exc), answered=True, failed_oid=claim.outbox_id,
-                     failed_status="unknown" if ambiguous else "failed")
+        if not isinstance(exc, AmbiguousSendError):  # the provider did not take it: the send is given back
+            refund_send(rt.redis, reservation)
+        return _not_sent(rt, payload, part, claim.outbox_id, exc, last_attempt)
     # Outside the window the template stands for the whole reply: the other parts are cancelled.
     final = part == payload["parts"] - 1 or receipt.template is not None
     if receipt.template is not None:
@@ -92,6 +90,32 @@ def _send_part(
         finished = finish(session, payload["turn_id"], final=final, sent_outbox_id=claim.outbox_id,
                           provider_message_id=receipt.provider_message_id)
     return _after(rt, payload, finished, "done") if final else None
+
+
+def _not_sent(rt: Runtime, payload: dict[str, Any], part: int, outbox_id: int, exc: SendError,
+              last_attempt: bool) -> Delivery:
+    if isinstance(exc, TransientSendError) and not last_attempt:
+        with rt.sessions() as session:
+            record_retry(session, outbox_id, str(exc))
+        limited = isinstance(exc, RateLimitedSendError)
+        return Delivery("retry", retry_payload={**payload, "next_part": part}, rate_limited=limited,
+                        retry_after=exc.retry_after if limited else None)  # type: ignore[attr-defined]
+    if isinstance(exc, TransientSendError):
+        return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=outbox_id)
+    ambiguous = isinstance(exc, AmbiguousSendError)
+    return _stop(rt, payload, "failed", str(exc), answered=True, failed_oid=outbox_id,
+                 failed_status="unknown" if ambiguous else "failed")
+
+
+def _wait_for_cap(rt: Runtime, payload: dict[str, Any], part: int, outbox_id: int,
+                  reservation: Reservation) -> Delivery:
+    """The chip used up its hourly or daily allowance: the part waits for the window, it is not dropped."""
+    with rt.sessions() as session:
+        record_retry(session, outbox_id, f"chip {payload['chip_id']} {reservation.full} cap reached")
+    log.info("turn %s waits %.0fs for chip %s's %s cap", payload["turn_id"], reservation.retry_after,
+             payload["chip_id"], reservation.full)
+    waiting = {**payload, "next_part": part, "cap_waits": payload.get("cap_waits", 0) + 1}
+    return Delivery("retry", retry_payload=waiting, retry_after=reservation.retry_after, rate_limited=True)
 
 
 def _stop(

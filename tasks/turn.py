@@ -71,10 +71,11 @@ def reply(self: Task, payload: dict[str, Any] | None) -> dict[str, Any] | None:
 @app.task(name="sdr.turn.send", bind=True, base=TurnTask, **RETRYABLE)
 def send(self: Task, payload: dict[str, Any] | None) -> str:
     settings = get_settings()
-    delivery = send_step(runtime(), payload, self.request.retries >= settings.send_retry_max)
+    failures = self.request.retries - (payload or {}).get("cap_waits", 0)  # waiting for a chip's cap is no failure
+    delivery = send_step(runtime(), payload, failures >= settings.send_retry_max)
     if delivery.retry_payload is not None:
-        countdown = send_countdown(self.request.retries, settings.send_retry_backoff_max, delivery.rate_limited,
+        countdown = send_countdown(failures, settings.send_retry_backoff_max, delivery.rate_limited,
                                    delivery.retry_after)
-        raise self.retry(args=(delivery.retry_payload,), countdown=countdown, max_retries=settings.send_retry_max)
+        raise self.retry(args=(delivery.retry_payload,), countdown=countdown, max_retries=None)
     schedule(delivery.follow_up)
     return delivery.outcome

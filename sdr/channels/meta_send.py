@@ -26,7 +26,7 @@ from sdr.channels.base import (
 )
 from sdr.channels.http import AmbiguousSendError, get_session
 from sdr.channels.meta import PROVIDER
-from sdr.settings import MetaConfig
+from sdr.settings import ConfigError, MetaConfig
 
 RATE_LIMITED = {130429, 131056, 4, 80007, 131057}
 OUTSIDE_WINDOW = {131047, 63016}
@@ -123,8 +123,12 @@ class MetaChannel:
         raise classify(response)
 
     def _token(self, chip: ChipRef) -> str:
-        ref = getattr(chip, "credentials_ref", None)
-        return self._secret(ref) if ref else self._config.access_token
+        if not chip.credentials_ref:
+            return self._config.access_token
+        try:
+            return self._secret(chip.credentials_ref)
+        except ConfigError as exc:  # a chip row naming a missing secret: recorded on the turn, not retried
+            raise PermanentSendError(str(exc)) from None
 
 
 def classify(response: requests.Response) -> Exception:

@@ -10,7 +10,7 @@ import pytest
 from sdr.channels.base import ChipRef, PermanentSendError, RateLimitedSendError, TransientSendError
 from sdr.channels.http import AmbiguousSendError
 from sdr.channels.meta_send import MetaChannel
-from sdr.settings import ConfigError, load_settings
+from sdr.settings import load_settings
 from tests.meta_factories import PHONE_NUMBER_ID, meta_env
 
 TO = "+5511987654321"
@@ -47,7 +47,7 @@ def test_a_chip_with_its_own_credentials_uses_its_token(channel, meta):
     chip = ChipRef(2, "meta", "555000111", credentials_ref="SDR_CHIP_SECRET_VENDAS2")
     channel.send_text(chip, TO, "Oi")
     assert meta.sent()[0]["phone_number_id"] == "555000111"
-    with pytest.raises(ConfigError):
+    with pytest.raises(PermanentSendError, match="SDR_CHIP_SECRET_NOPE"):
         channel.send_text(dataclasses.replace(chip, credentials_ref="SDR_CHIP_SECRET_NOPE"), TO, "Oi")
 
 
