@@ -11,6 +11,9 @@ Control, besides the common ``/_control/*``:
 - config ``meta_errors``: Meta error codes (or ``{"code", "status"}``) the next sends answer with, in order;
 - config ``window_closed``: recipients whose 24-hour window is closed (free-form sends get 131047, templates pass);
 - ``GET /_control/sent``: accepted sends in arrival order;
+- ``POST /_control/media {"content_base64", "mime_type", "id"?}``: stores a file a lead "sent"; then
+  ``GET /{version}/{media_id}`` answers Meta's ``{"url", "mime_type", "sha256", "file_size", "id"}`` and
+  ``GET /_media/{media_id}`` (same bearer token) serves the bytes, as Meta's media download does;
 - ``POST /_control/status_callback {"url", "app_secret", "message_id", "status", "recipient_id",
   "phone_number_id", "error_code"?}``: POSTs a status webhook body signed with ``X-Hub-Signature-256`` to ``url``.
 """
@@ -74,6 +77,7 @@ class MetaStandIn:
         self.reset()
 
     def reset(self) -> None:
+        self.media: dict[str, tuple[bytes, str]] = {}
         self.tokens: dict[str, str] = {}
         self.meta_errors: list[dict[str, int]] = []
         self.window_closed: set[str] = set()
@@ -164,6 +168,37 @@ class MetaStandIn:
         return json_response([{k: r.get(k) for k in keys} for r in self.control.records
                               if r["kind"] == "send" and r["status"] == 200])
 
+    def add_media(self, request: Request) -> Response:
+        cfg, problem = read_json(request)
+        try:
+            content = base64.b64decode(cfg["content_base64"], validate=True)
+            mime = str(cfg["mime_type"])
+        except (TypeError, KeyError, ValueError):
+            return json_response({"ok": False, "error": problem or "needs content_base64 and mime_type"}, 400)
+        media_id = str(cfg.get("id") or 1_000_000_000_000 + len(self.media) + 1)
+        self.media[media_id] = (content, mime)
+        return json_response({"ok": True, "id": media_id})
+
+    def media_info(self, request: Request, version: str, media_id: str) -> Response:
+        if not VERSION.match(version):
+            return meta_error(100, 400, f"unknown path /{version}/{media_id}")
+        if not self.authorized(request, ""):
+            return meta_error(190)
+        if media_id not in self.media:
+            return meta_error(100, 400, f"Unsupported get request. Object with ID '{media_id}' does not exist")
+        content, mime = self.media[media_id]
+        url = f"{request.host_url.rstrip('/')}/_media/{media_id}"
+        return json_response({"messaging_product": "whatsapp", "url": url, "mime_type": mime, "id": media_id,
+                              "sha256": hashlib.sha256(content).hexdigest(), "file_size": len(content)})
+
+    def media_download(self, request: Request, media_id: str) -> Response:
+        if not self.authorized(request, ""):
+            return meta_error(190)
+        if media_id not in self.media:
+            return json_response({"error": "not found"}, 404)
+        content, mime = self.media[media_id]
+        return Response(content, status=200, content_type=mime)
+
     def status_callback(self, request: Request) -> Response:
         cfg, problem = read_json(request)
         needed = ("url", "app_secret", "message_id", "status", "recipient_id", "phone_number_id")
@@ -198,5 +233,8 @@ def build_app(latency: float, token: str | None, max_records: int) -> Callable[.
     add_control_routes(router, control)
     router.add("GET", "/_control/sent", stand_in.sent)
     router.add("POST", "/_control/status_callback", stand_in.status_callback)
+    router.add("POST", "/_control/media", stand_in.add_media)
+    router.add("GET", "/_media/{media_id}", stand_in.media_download)
+    router.add("GET", "/{version}/{media_id}", stand_in.media_info)
     router.add("POST", "/{version}/{phone_number_id}/messages", stand_in.messages)
     return router

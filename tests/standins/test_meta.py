@@ -124,3 +124,23 @@ def test_status_callbacks_on_demand_are_signed_meta_bodies(meta, receiver):
 def test_a_status_callback_without_its_fields_is_400(meta):
     answer = requests.post(meta.url + "/_control/status_callback", json={"url": "http://x"}, timeout=5)
     assert answer.status_code == 400 and "needs" in answer.json()["error"]
+
+
+def test_media_a_lead_sent_can_be_looked_up_and_downloaded_with_the_token(meta):
+    import base64
+    import hashlib
+
+    voice = b"OggS\x00fake-opus-bytes" * 10
+    added = requests.post(meta.url + "/_control/media", timeout=5, json={
+        "id": "1908647269898587", "mime_type": "audio/ogg; codecs=opus",
+        "content_base64": base64.b64encode(voice).decode()}).json()
+    auth = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+    info = requests.get(f"{meta.url}/v21.0/{added['id']}", headers=auth, timeout=5).json()
+    assert (info["id"], info["mime_type"], info["file_size"]) == ("1908647269898587", "audio/ogg; codecs=opus",
+                                                                  len(voice))
+    assert info["sha256"] == hashlib.sha256(voice).hexdigest()
+    download = requests.get(info["url"], headers=auth, timeout=5)
+    assert download.content == voice and download.headers["Content-Type"] == "audio/ogg; codecs=opus"
+    assert requests.get(info["url"], timeout=5).status_code == 401  # the URL alone is not enough
+    missing = requests.get(f"{meta.url}/v21.0/999", headers=auth, timeout=5)
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == 100
