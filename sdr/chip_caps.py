@@ -12,11 +12,14 @@ Counters expire with their window, so a flushed Redis only forgets how much was 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import redis
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TZ = "America/Sao_Paulo"
 FULL = {1: "hourly", 2: "daily"}
@@ -102,8 +105,12 @@ def reserve_send(client: redis.Redis, chip_id: int, caps: Caps, now: datetime | 
 
 def refund_send(client: redis.Redis, reservation: Reservation) -> None:
     """Give a reservation back: the provider refused the send or never received it."""
-    if reservation.keys:
+    if not reservation.keys:
+        return
+    try:
         client.eval(_REFUND, len(reservation.keys), *reservation.keys)
+    except redis.RedisError as exc:  # best effort: a lost refund only makes the cap stricter until the window ends
+        log.warning("could not refund a send to %s: %s", reservation.keys[0], exc)
 
 
 def chip_usage(client: redis.Redis, chip_id: int, now: datetime | None = None,

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from sdr.channels.base import Channel, ChipRef, RateLimitedSendError, SendError, TransientSendError
 from sdr.channels.http import AmbiguousSendError
 from sdr.channels.registry import ChannelUnavailable
@@ -73,7 +75,10 @@ def _send_part(
         return _stop(rt, payload, "failed", f"part {part} is {claim.part_status}", answered=True)
     assert claim.outbox_id is not None and claim.to_address is not None and claim.body is not None
     chip = dataclasses.replace(chip, credentials_ref=claim.credentials_ref)
-    reservation = reserve_send(rt.redis, chip.id, Caps(claim.hourly_cap, claim.daily_cap))
+    try:
+        reservation = reserve_send(rt.redis, chip.id, Caps(claim.hourly_cap, claim.daily_cap))
+    except redis.RedisError as exc:  # the part is claimed: put it back rather than leave it "maybe sent"
+        return _not_sent(rt, payload, part, claim.outbox_id, TransientSendError(f"chip caps: {exc}"), last_attempt)
     if not reservation.granted:
         return _wait_for_cap(rt, payload, part, claim.outbox_id, reservation)
     try:

@@ -4,6 +4,7 @@ under concurrent sends, a capped part waits instead of being dropped, and a refu
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import text
@@ -119,3 +120,19 @@ def test_a_message_to_an_unknown_number_is_stored_but_not_answered(mrt):
     with mrt.sessions() as session:
         [message] = rows(session, "SELECT status, conversation_id FROM messages")
     assert (message.status, message.conversation_id) == ("orphaned", None)
+
+
+def test_a_redis_failure_while_reserving_puts_the_part_back_instead_of_leaving_it_maybe_sent(mrt, llm, meta):
+    from sdr.chip_caps import windows
+
+    payload = prepare_send(mrt, lead_writes(mrt, phone(1), SECOND))
+    key = windows(chip_id(mrt, SECOND), datetime.now(timezone.utc)).hour_key
+    mrt.redis.hset(key, "broken", "1")  # a real Redis error (WRONGTYPE) inside the reservation script
+    delivery = send_step(mrt, payload, last_attempt=False)
+    assert delivery.outcome == "retry" and meta.sent() == []
+    with mrt.sessions() as session:
+        [part] = outbox_of(session, payload["turn_id"])
+    assert part.status == "retry" and "chip caps" in part.last_error
+    mrt.redis.delete(key)
+    assert send_step(mrt, delivery.retry_payload, last_attempt=False).outcome == "done"
+    assert [s["to"] for s in meta.sent()] == [phone(1)]
