@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import text
 
-from sdr.chips import ensure_env_chips
+from sdr.chips import NewChip, add_chip, ensure_env_chips
 from sdr.db import session_scope
 from sdr.settings import load_settings
 from tests.e2e.helpers import inbound_message, scalar, settle, sql, wait_turn_closed
@@ -19,11 +20,12 @@ from tests.fleet import wait_until
 from tests.meta_factories import APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, meta_env, signed, text_message
 
 REPLY_TIMEOUT = 45.0
+SECOND = "555000111"
 
 
 @pytest.fixture(scope="module")
 def fleet_env(base_env: dict[str, str], meta_server) -> dict[str, str]:
-    return {**base_env, **meta_env(meta_server.url)}
+    return {**base_env, **meta_env(meta_server.url), "SDR_CHIP_SECRET_VENDAS2": "chip-2-token"}
 
 
 @pytest.fixture()
@@ -111,3 +113,33 @@ def test_the_handshake_and_a_status_callback_from_the_stand_in(meta_fleet, meta)
         "url": meta_fleet.url + "/webhooks/meta", "app_secret": APP_SECRET, "message_id": sent["message_id"],
         "status": "delivered", "recipient_id": phone(4).lstrip("+"), "phone_number_id": PHONE_NUMBER_ID})
     assert callback.json()["status_code"] == 200
+
+
+def test_each_conversation_answers_from_its_own_chip(meta_fleet, meta, settings):
+    with session_scope(settings) as session:
+        add_chip(session, NewChip("meta", SECOND, credentials_ref="SDR_CHIP_SECRET_VENDAS2"))
+    meta.configure(tokens={SECOND: "chip-2-token"})
+    assert post_meta(meta_fleet, text_message(phone(5), "Oi, sou do anúncio")).status_code == 200
+    assert post_meta(meta_fleet, text_message(phone(6), "Oi, vim pelo site", phone_number_id=SECOND)).status_code == 200
+    wait_until(lambda: sends_to(meta, phone(5)) and sends_to(meta, phone(6)), REPLY_TIMEOUT, 0.2, "both replies")
+    assert [s["phone_number_id"] for s in sends_to(meta, phone(5))] == [PHONE_NUMBER_ID]
+    assert [s["phone_number_id"] for s in sends_to(meta, phone(6))] == [SECOND]
+
+
+def test_a_reply_over_the_chips_cap_waits_in_the_worker_and_goes_out_when_allowed(meta_fleet, meta, settings):
+    with session_scope(settings) as session:
+        session.execute(text("UPDATE chips SET hourly_cap = 1 WHERE external_id = :e"), {"e": PHONE_NUMBER_ID})
+    post_meta(meta_fleet, text_message(phone(7), "Oi, primeira pessoa"))
+    wait_until(lambda: sends_to(meta, phone(7)), REPLY_TIMEOUT, 0.2, "the first reply")
+    post_meta(meta_fleet, text_message(phone(8), "Oi, segunda pessoa"))
+    waiting = wait_until(lambda: sql(settings, "SELECT o.* FROM outbox o JOIN conversations c ON c.id = "
+                                               "o.conversation_id JOIN leads l ON l.id = c.lead_id WHERE "
+                                               "l.address = :a AND o.last_error LIKE '%cap reached%'", a=phone(8)),
+                         REPLY_TIMEOUT, 0.2, "the second reply to wait for the cap")
+    assert waiting[0].status in ("retry", "sending")
+    settle(meta_fleet, extra=3)  # several retry rounds of the worker: still within the cap
+    assert sends_to(meta, phone(8)) == [] and len(meta.sent()) == 1
+    with session_scope(settings) as session:
+        session.execute(text("UPDATE chips SET hourly_cap = 2 WHERE external_id = :e"), {"e": PHONE_NUMBER_ID})
+    wait_until(lambda: sends_to(meta, phone(8)), REPLY_TIMEOUT, 0.2, "the waiting reply once the cap allows it")
+    assert len(meta.sent()) == 2
