@@ -58,12 +58,12 @@ def receive():
         parsed = parse_webhook(json.loads(raw or b""))
     except (ValueError, UnicodeDecodeError) as exc:  # PayloadError is a ValueError too
         abort(400, description=str(exc) if isinstance(exc, PayloadError) else f"malformed JSON: {exc}")
-    return jsonify(accept_parsed(PROVIDER, parsed)), 200
+    return accept_parsed(PROVIDER, parsed)
 
 
-def accept_parsed(provider: str, parsed: ParsedWebhook) -> dict[str, object]:
-    """Store the events once and enqueue the new ones. Stand-in for web.webhooks.accept_parsed, which
-    also applies `parsed.statuses`; at merge this module calls that one instead."""
+def accept_parsed(provider: str, parsed: ParsedWebhook) -> tuple[Response, int]:
+    """Store the events once and enqueue the new ones; the JSON answer. Same shape as
+    web.webhooks.accept_parsed, which also applies `parsed.statuses`: at merge, import that one instead."""
     new_ids, duplicates = [], 0
     if parsed.events:
         with session_scope(settings()) as session:
@@ -74,5 +74,7 @@ def accept_parsed(provider: str, parsed: ParsedWebhook) -> dict[str, object]:
             ingest.apply_async((message_id,))
         except Exception:  # stored durably: the recovery sweep will route it
             log.exception("could not enqueue ingest of %s message %s", provider, message_id)
-    return {"stored": len(new_ids), "duplicates": duplicates, "statuses": len(parsed.statuses),
-            "ignored": parsed.ignored}
+    summary: dict[str, object] = {"stored": len(new_ids), "duplicates": duplicates, "ignored": parsed.ignored}
+    if parsed.statuses:
+        summary["statuses"] = 0  # status reports are not applied here (see the docstring)
+    return jsonify(summary), 200
