@@ -119,3 +119,16 @@ def test_without_meta_configuration_the_webhook_does_not_exist(rt):
     plain = make_app(rt.settings).test_client()
     assert post(plain, TEXT_BODY).status_code == 404
     assert plain.get("/webhooks/meta", query_string={"hub.mode": "subscribe"}).status_code == 404
+
+
+def test_a_batched_body_is_stored_with_one_statement(rt, client):
+    from sdr.accounting import counters
+    from tests.meta_factories import wamid
+
+    post(client, text_message("+5511900000009", "aquecimento"))  # warm up
+    messages = [{"from": f"55119000000{n:02d}", "id": wamid(), "timestamp": "1750025136", "type": "text",
+                 "text": {"body": f"Oi {n}"}} for n in range(20)]
+    before = counters.snapshot()
+    answer = post(client, envelope(messages))
+    assert answer.status_code == 200 and answer.json["stored"] == 20
+    assert counters.since(before).sql == 1
