@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from sdr.agent.playbook import PlaybookError, load_playbook
-from sdr.chips import ensure_env_chips
+from sdr.addresses import mask
+from sdr.chips import ChipError, NewChip, add_chip, ensure_env_chips, list_chips
 from sdr.db import session_scope
 from sdr.knowledge import import_markdown
 from sdr.settings import REPO_ROOT, ConfigError, load_settings
@@ -39,6 +40,43 @@ def _import_knowledge(args: argparse.Namespace) -> str:
     return f"{added} knowledge section(s) added from {args.path}"
 
 
+def _add_chip(args: argparse.Namespace) -> str:
+    settings = load_settings()
+    chip = NewChip(provider=args.provider, external_id=args.external_id, phone=args.phone, name=args.name,
+                   hourly_cap=args.hourly_cap, daily_cap=args.daily_cap, credentials_ref=args.credentials)
+    with session_scope(settings) as session:
+        chip_id = add_chip(session, chip)
+    note = "" if not args.credentials or args.credentials in settings.chip_secrets else (
+        f" (set {args.credentials} in the environment of the worker before it sends)")
+    return f"chip {chip_id} added: {args.provider} {args.external_id}{note}"
+
+
+def _list_chips(args: argparse.Namespace) -> str:
+    with session_scope(load_settings()) as session:
+        chips = list_chips(session)
+    lines = [f"{c.id}\t{c.provider}\t{c.external_id}\t{mask(c.phone)}\t{c.status}\t"
+             f"hourly={c.hourly_cap if c.hourly_cap is not None else '-'}\t"
+             f"daily={c.daily_cap if c.daily_cap is not None else '-'}\t{c.credentials_ref or '(default)'}"
+             for c in chips]
+    return "\n".join(lines) or "no chips"
+
+
+def _chip_commands(commands: argparse._SubParsersAction) -> None:
+    chips = commands.add_parser("chips", help="list or add WhatsApp numbers (chips)").add_subparsers(
+        dest="chips_command", required=True)
+    chips.add_parser("list", help="list the chips").set_defaults(run=_list_chips)
+    add = chips.add_parser("add", help="add a chip")
+    add.add_argument("provider", help="evolution, meta, zapi, twilio")
+    add.add_argument("external_id", help="Meta phone number id, Evolution instance, ...")
+    add.add_argument("--phone", help="the number, E.164")
+    add.add_argument("--name")
+    add.add_argument("--hourly-cap", type=int, help="most messages sent per clock hour")
+    add.add_argument("--daily-cap", type=int, help="most messages sent per day (São Paulo time)")
+    add.add_argument("--credentials", help="name of the environment variable with the chip's token "
+                                           "(SDR_CHIP_SECRET_...); never the token itself")
+    add.set_defaults(run=_add_chip)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sdr", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,10 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     knowledge = commands.add_parser("import-knowledge", help="import a Markdown knowledge file")
     knowledge.add_argument("path")
     knowledge.set_defaults(run=_import_knowledge)
+    _chip_commands(commands)
     args = parser.parse_args(argv)
     try:
         print(args.run(args))
-    except (PlaybookError, ConfigError, FileNotFoundError) as exc:
+    except (PlaybookError, ConfigError, FileNotFoundError, ChipError) as exc:
         print(f"sdr {args.command}: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -21,7 +21,7 @@ def active_sql(alias: str) -> str:
 
 _ROUTE = text(f"""
 WITH m AS (
-    SELECT id, provider, channel_ref, lead_address, profile_name, author, provider_message_id, text
+    SELECT id, provider, channel_ref, lead_address, profile_name, author, provider_message_id, text, provider_ts
     FROM messages
     WHERE id = :mid AND conversation_id IS NULL AND status = 'received'
 ),
@@ -52,12 +52,13 @@ conv AS (
            CASE WHEN m.author = 'human' AND NOT echo.yes THEN now() + make_interval(secs => :pause) END,
            CASE WHEN m.author = 'lead' THEN m.id ELSE 0 END,
            CASE WHEN m.author = 'lead' THEN now() END,
-           CASE WHEN m.author = 'lead' THEN now() + interval '24 hours' END
+           -- the 24-hour window runs from when the lead wrote (a redelivered webhook is late), never the future
+           CASE WHEN m.author = 'lead' THEN LEAST(coalesce(m.provider_ts, now()), now()) + interval '24 hours' END
     FROM m, chip, lead, echo
     ON CONFLICT (lead_id, chip_id) DO UPDATE SET
         last_inbound_id = GREATEST(c.last_inbound_id, EXCLUDED.last_inbound_id),
         last_inbound_at = COALESCE(EXCLUDED.last_inbound_at, c.last_inbound_at),
-        window_expires_at = COALESCE(EXCLUDED.window_expires_at, c.window_expires_at),
+        window_expires_at = GREATEST(EXCLUDED.window_expires_at, c.window_expires_at),
         status = CASE WHEN EXCLUDED.status = 'paused' AND c.status IN ('bot', 'paused')
                       THEN 'paused' ELSE c.status END,
         paused_until = CASE WHEN EXCLUDED.status = 'paused' AND c.status IN ('bot', 'paused')

@@ -7,16 +7,21 @@ the conversation moves on; only a part the provider clearly did not take is retr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from sdr.channels.base import Channel, ChipRef, RateLimitedSendError, SendError, TransientSendError
 from sdr.channels.http import AmbiguousSendError
 from sdr.channels.registry import ChannelUnavailable
+from sdr.chip_caps import Caps, Reservation, refund_send, reserve_send
 from sdr.outbound import Finished, claim_part, finish, record_retry
 from sdr.pipeline import StartTurn
 from sdr.runtime import Runtime
+from sdr.window import send_in_window
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +34,9 @@ STOPS = {"paused": ("stopped", "paused"), "superseded": ("superseded", "newer me
 class Delivery:
     outcome: str  # done | retry | stopped | superseded | abandoned | failed | lost | nothing
     retry_payload: dict[str, Any] | None = None  # resend from this payload after a backoff
+    retry_after: float | None = None  # the provider asked to slow down: at least this long (None: unknown)
+    rate_limited: bool = False
     follow_up: StartTurn | None = None  # messages arrived meanwhile: start another turn
-    retry_after: float | None = None  # rate-limited: wait at least this long (0: the provider did not say)
 
 
 def send_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) -> Delivery:
@@ -68,24 +74,53 @@ def _send_part(
             return None  # sent (or maybe sent) by an earlier attempt: never twice
         return _stop(rt, payload, "failed", f"part {part} is {claim.part_status}", answered=True)
     assert claim.outbox_id is not None and claim.to_address is not None and claim.body is not None
+    chip = dataclasses.replace(chip, credentials_ref=claim.credentials_ref)
     try:
-        receipt = channel.send_text(chip, claim.to_address, claim.body)
-    except TransientSendError as exc:
-        if not last_attempt:
-            with rt.sessions() as session:
-                record_retry(session, claim.outbox_id, str(exc))
-            wait = (exc.retry_after or 0.0) if isinstance(exc, RateLimitedSendError) else None
-            return Delivery("retry", retry_payload={**payload, "next_part": part}, retry_after=wait)
-        return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=claim.outbox_id)
+        reservation = reserve_send(rt.redis, chip.id, Caps(claim.hourly_cap, claim.daily_cap))
+    except redis.RedisError as exc:  # the part is claimed: put it back rather than leave it "maybe sent"
+        return _not_sent(rt, payload, part, claim.outbox_id, TransientSendError(f"chip caps: {exc}"), last_attempt)
+    if not reservation.granted:
+        return _wait_for_cap(rt, payload, part, claim.outbox_id, reservation)
+    try:
+        receipt = send_in_window(channel, chip, claim.to_address, claim.body, claim.window_open)
     except SendError as exc:
-        ambiguous = isinstance(exc, AmbiguousSendError)
-        return _stop(rt, payload, "failed", str(exc), answered=True, failed_oid=claim.outbox_id,
-                     failed_status="unknown" if ambiguous else "failed")
-    final = part == payload["parts"] - 1
+        if not isinstance(exc, AmbiguousSendError):  # the provider did not take it: the send is given back
+            refund_send(rt.redis, reservation)
+        return _not_sent(rt, payload, part, claim.outbox_id, exc, last_attempt)
+    # Outside the window the template stands for the whole reply: the other parts are cancelled.
+    final = part == payload["parts"] - 1 or receipt.template is not None
+    if receipt.template is not None:
+        log.info("turn %s: 24-hour window closed, sent template %s instead", payload["turn_id"], receipt.template)
     with rt.sessions() as session:
         finished = finish(session, payload["turn_id"], final=final, sent_outbox_id=claim.outbox_id,
                           provider_message_id=receipt.provider_message_id)
     return _after(rt, payload, finished, "done") if final else None
+
+
+def _not_sent(rt: Runtime, payload: dict[str, Any], part: int, outbox_id: int, exc: SendError,
+              last_attempt: bool) -> Delivery:
+    if isinstance(exc, TransientSendError) and not last_attempt:
+        with rt.sessions() as session:
+            record_retry(session, outbox_id, str(exc))
+        limited = isinstance(exc, RateLimitedSendError)
+        return Delivery("retry", retry_payload={**payload, "next_part": part}, rate_limited=limited,
+                        retry_after=exc.retry_after if limited else None)  # type: ignore[attr-defined]
+    if isinstance(exc, TransientSendError):
+        return _stop(rt, payload, "failed", f"gave up: {exc}", answered=True, failed_oid=outbox_id)
+    ambiguous = isinstance(exc, AmbiguousSendError)
+    return _stop(rt, payload, "failed", str(exc), answered=True, failed_oid=outbox_id,
+                 failed_status="unknown" if ambiguous else "failed")
+
+
+def _wait_for_cap(rt: Runtime, payload: dict[str, Any], part: int, outbox_id: int,
+                  reservation: Reservation) -> Delivery:
+    """The chip used up its hourly or daily allowance: the part waits for the window, it is not dropped."""
+    with rt.sessions() as session:
+        record_retry(session, outbox_id, f"chip {payload['chip_id']} {reservation.full} cap reached")
+    log.info("turn %s waits %.0fs for chip %s's %s cap", payload["turn_id"], reservation.retry_after,
+             payload["chip_id"], reservation.full)
+    waiting = {**payload, "next_part": part, "cap_waits": payload.get("cap_waits", 0) + 1}
+    return Delivery("retry", retry_payload=waiting, retry_after=reservation.retry_after, rate_limited=True)
 
 
 def _stop(

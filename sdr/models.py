@@ -69,6 +69,9 @@ class Chip(Base):
     hourly_cap: Mapped[int | None] = mapped_column(Integer)
     daily_cap: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now()
+    # -- 0003_meta_chips --
+    # Names the environment variable holding this chip's token (SDR_CHIP_SECRET_*); never the secret itself.
+    credentials_ref: Mapped[str | None] = mapped_column(Text)
 
 
 class Lead(Base):

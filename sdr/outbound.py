@@ -30,19 +30,22 @@ verdict AS (
                      AND x.turn_id <> t.id AND x.claimed_at > now() - make_interval(secs => :in_flight)) THEN 'lost'
         WHEN c.last_inbound_id > t.upto_message_id
              AND t.since > now() - make_interval(secs => :supersede_limit) THEN 'superseded'
-        ELSE 'go' END AS v
+        ELSE 'go' END AS v,
+        coalesce(c.window_expires_at > now(), false) AS window_open
     FROM t JOIN conversations c ON c.id = :cid JOIN leads l ON l.id = c.lead_id
 ),
 claimed AS (
     UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = now()
     WHERE turn_id = :tid AND part = :part AND status IN ('queued', 'retry')
       AND (SELECT v FROM verdict) = 'go'
-    RETURNING id, body, to_address
+    RETURNING id, body, to_address, chip_id
 )
 SELECT coalesce((SELECT v FROM verdict), 'lost') AS verdict,
        (SELECT status FROM outbox WHERE turn_id = :tid AND part = :part) AS part_status,
-       claimed.id, claimed.body, claimed.to_address
-FROM (SELECT 1) AS one LEFT JOIN claimed ON true
+       claimed.id, claimed.body, claimed.to_address,
+       coalesce((SELECT window_open FROM verdict), false) AS window_open,
+       ch.hourly_cap, ch.daily_cap, ch.credentials_ref
+FROM (SELECT 1) AS one LEFT JOIN claimed ON true LEFT JOIN chips ch ON ch.id = claimed.chip_id
 """)
 
 
@@ -53,6 +56,10 @@ class Claim:
     outbox_id: int | None = None
     body: str | None = None
     to_address: str | None = None
+    window_open: bool = True  # the lead wrote within 24 hours (Meta's customer-service window)
+    hourly_cap: int | None = None  # the sending chip's caps and credentials reference
+    daily_cap: int | None = None
+    credentials_ref: str | None = None
 
     @property
     def claimed(self) -> bool:
@@ -64,7 +71,8 @@ def claim_part(
 ) -> Claim:
     row = session.execute(_CLAIM, {"tid": turn_id, "cid": conversation_id, "part": part,
                                    "supersede_limit": supersede_limit, "in_flight": in_flight}).one()
-    return Claim(row.verdict, row.part_status, row.id, row.body, row.to_address)
+    return Claim(row.verdict, row.part_status, row.id, row.body, row.to_address, bool(row.window_open),
+                 row.hourly_cap, row.daily_cap, row.credentials_ref)
 
 
 _RETRY = text("UPDATE outbox SET status = 'retry', last_error = :error WHERE id = :oid AND status = 'sending'")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PLAYBOOK = REPO_ROOT / "playbooks" / "solar.yaml"
+CHIP_SECRET_PREFIX = "SDR_CHIP_SECRET_"
+META_API_VERSION = re.compile(r"^v\d+\.\d+$")
 
 
 class ConfigError(ValueError):
@@ -47,6 +50,21 @@ class TwilioConfig:
 
 
 @dataclass(frozen=True)
+class MetaConfig:
+    """Meta WhatsApp Cloud API. The access token here serves the environment's chip and every chip
+    without a credentials reference of its own."""
+
+    graph_url: str
+    api_version: str
+    access_token: str
+    app_secret: str
+    verify_token: str
+    phone_number_id: str
+    template_name: str | None  # sent instead of free text outside the 24-hour window
+    template_language: str
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -63,6 +81,7 @@ class Settings:
     sandbox_secret: str
     flower_basic_auth: str
     evolution: EvolutionConfig | None
+    meta: MetaConfig | None
     llm_timeout_seconds: float
     provider_connect_timeout: float
     provider_read_timeout: float
@@ -81,6 +100,15 @@ class Settings:
     twilio: TwilioConfig | None = None
     # Trust X-Forwarded-Proto/Host from a reverse proxy when rebuilding the URL a provider signed.
     trust_forwarded: bool = False
+    # Secrets a chip row may name in `credentials_ref` (only variables with CHIP_SECRET_PREFIX).
+    chip_secrets: Mapping[str, str] = field(default_factory=dict)
+
+    def chip_secret(self, ref: str) -> str:
+        """The secret a chip's credentials reference names; ConfigError if it is not set."""
+        if not ref.startswith(CHIP_SECRET_PREFIX) or not self.chip_secrets.get(ref):
+            raise ConfigError(f"chip credentials {ref!r}: set the environment variable {ref} "
+                              f"(names must start with {CHIP_SECRET_PREFIX})")
+        return self.chip_secrets[ref]
 
     @property
     def stand_in_llm(self) -> bool:
@@ -186,6 +214,32 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+def _meta(env: Mapping[str, str]) -> MetaConfig | None:
+    names = ("META_GRAPH_URL", "META_ACCESS_TOKEN", "META_APP_SECRET", "META_VERIFY_TOKEN", "META_PHONE_NUMBER_ID")
+    present = [n for n in names if env.get(n)]
+    if not present:
+        return None
+    missing = [n for n in names if not env.get(n)]
+    if missing:
+        raise ConfigError(f"Meta Cloud API is partly configured; missing {', '.join(missing)}")
+    version = env.get("META_API_VERSION") or "v21.0"
+    if not META_API_VERSION.match(version):
+        raise ConfigError(f"META_API_VERSION must look like v21.0, got {version!r}")
+    if not env["META_PHONE_NUMBER_ID"].isdigit():
+        raise ConfigError("META_PHONE_NUMBER_ID must be the numeric phone number id from the Meta dashboard")
+    language = env.get("SDR_META_TEMPLATE_LANGUAGE") or "pt_BR"
+    if not re.match(r"^[a-z]{2,3}(_[A-Z]{2})?$", language):
+        raise ConfigError(f"SDR_META_TEMPLATE_LANGUAGE must be a template language code like pt_BR, got {language!r}")
+    return MetaConfig(
+        graph_url=env["META_GRAPH_URL"].rstrip("/"),
+        api_version=version,
+        access_token=env["META_ACCESS_TOKEN"],
+        app_secret=env["META_APP_SECRET"],
+        verify_token=env["META_VERIFY_TOKEN"],
+        phone_number_id=env["META_PHONE_NUMBER_ID"],
+        template_name=env.get("SDR_META_TEMPLATE_NAME") or None,
+        template_language=language,
+    )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -208,6 +262,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_secret=env.get("SDR_SANDBOX_SECRET", ""),
         flower_basic_auth=env.get("FLOWER_BASIC_AUTH", ""),
         evolution=_evolution(env),
+        meta=_meta(env),
         llm_timeout_seconds=_float(env, "SDR_LLM_TIMEOUT_SECONDS", 45.0, minimum=0.1),
         provider_connect_timeout=_float(env, "SDR_PROVIDER_CONNECT_TIMEOUT", 3.0, minimum=0.1),
         provider_read_timeout=_float(env, "SDR_PROVIDER_READ_TIMEOUT", 15.0, minimum=0.1),
@@ -224,6 +279,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         zapi=_zapi(env),
         twilio=_twilio(env),
         trust_forwarded=_flag(env, "SDR_TRUST_FORWARDED"),
+        chip_secrets={k: v for k, v in env.items() if k.startswith(CHIP_SECRET_PREFIX) and v},
     )
     check_consistency(settings)
     return settings

@@ -17,13 +17,14 @@ import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
-from standins import evolution, llm, twilio, zapi
+from standins import evolution, llm, meta, twilio, zapi
 
 APPS: dict[str, Callable[[float, str | None, int], Callable[..., Any]]] = {
     "llm": llm.build_app,
     "evolution": evolution.build_app,
     "zapi": zapi.build_app,
     "twilio": twilio.build_app,
+    "meta": meta.build_app,
 }
 # Large enough for the benchmark's bursts of hundreds of simultaneous connections.
 BACKLOG = 2048
@@ -39,7 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="llm: required bearer token (any non-empty one if omitted); "
                              f"evolution: apikey header (default {evolution.DEFAULT_API_KEY}); "
                              f"zapi: instance token (default {zapi.DEFAULT_TOKEN}); "
-                             f"twilio: auth token (default {twilio.DEFAULT_AUTH_TOKEN})")
+                             f"twilio: auth token (default {twilio.DEFAULT_AUTH_TOKEN}); "
+                             f"meta: bearer token (default {meta.DEFAULT_TOKEN})")
     parser.add_argument("--max-records", type=int, default=10_000, help="recorded requests kept (oldest dropped)")
     return parser.parse_args(argv)
 

@@ -23,7 +23,11 @@ def backoff(retries: int, cap: float) -> float:
     return random.uniform(0.5, 1.0) * min(cap, 2.0 ** retries)
 
 
-def rate_limit_backoff(retries: int, retry_after: float, cap: float) -> float:
-    """After a rate limit: no sooner than the provider asked and than the exponential step, plus up
-    to 50% jitter so the conversations it throttled do not all come back at the same instant; capped."""
-    return min(cap, max(retry_after, 2.0 ** (retries + 1)) * random.uniform(1.0, 1.5))
+def send_countdown(retries: int, cap: float, rate_limited: bool = False, retry_after: float | None = None) -> float:
+    """Seconds before a send is tried again. A rate-limited send waits 1, 4, 16... seconds (Meta's advice,
+    4^x) and never less than the provider asked; jitter keeps many conversations from retrying in step."""
+    if not rate_limited:
+        return backoff(retries, cap)
+    floor = min(cap, retry_after or 0.0)
+    ceiling = max(floor, min(cap, 4.0 ** retries))
+    return random.uniform(max(floor, ceiling / 2), ceiling)

@@ -16,7 +16,7 @@ from sdr.llm import LLMTransientError
 from sdr.pipeline import StartTurn, abort_step, analyze_step, reply_step, start_step
 from sdr.settings import get_settings
 from tasks.app import app
-from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, rate_limit_backoff, runtime
+from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime, send_countdown
 
 LLM_RETRIES = 2
 RETRYABLE = {"autoretry_for": INFRASTRUCTURE_ERRORS, "retry_backoff": True, "retry_backoff_max": 10,
@@ -71,11 +71,11 @@ def reply(self: Task, payload: dict[str, Any] | None) -> dict[str, Any] | None:
 @app.task(name="sdr.turn.send", bind=True, base=TurnTask, **RETRYABLE)
 def send(self: Task, payload: dict[str, Any] | None) -> str:
     settings = get_settings()
-    delivery = send_step(runtime(), payload, self.request.retries >= settings.send_retry_max)
+    failures = self.request.retries - (payload or {}).get("cap_waits", 0)  # waiting for a chip's cap is no failure
+    delivery = send_step(runtime(), payload, failures >= settings.send_retry_max)
     if delivery.retry_payload is not None:
-        countdown = backoff(self.request.retries, settings.send_retry_backoff_max)
-        if delivery.retry_after is not None:  # rate-limited: a longer, jittered wait
-            countdown = rate_limit_backoff(self.request.retries, delivery.retry_after, settings.send_retry_backoff_max)
-        raise self.retry(args=(delivery.retry_payload,), countdown=countdown, max_retries=settings.send_retry_max)
+        countdown = send_countdown(failures, settings.send_retry_backoff_max, delivery.rate_limited,
+                                   delivery.retry_after)
+        raise self.retry(args=(delivery.retry_payload,), countdown=countdown, max_retries=None)
     schedule(delivery.follow_up)
     return delivery.outcome

@@ -110,6 +110,14 @@ def twilio_server() -> Iterator[StandIn]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def meta_server() -> Iterator[StandIn]:
+    from tests.meta_factories import ACCESS_TOKEN
+
+    with start("meta", api_key=ACCESS_TOKEN) as server:
+        yield server
+
+
 @pytest.fixture()
 def zapi(zapi_server: StandIn) -> StandIn:
     zapi_server.reset()
@@ -120,6 +128,12 @@ def zapi(zapi_server: StandIn) -> StandIn:
 def twilio(twilio_server: StandIn) -> StandIn:
     twilio_server.reset()
     return twilio_server
+
+
+@pytest.fixture()
+def meta(meta_server: StandIn) -> StandIn:
+    meta_server.reset()
+    return meta_server
 
 
 @pytest.fixture()

@@ -26,9 +26,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.logger.log(logging.WARNING if settings.stand_in_llm else logging.INFO, describe_llm(settings))
     init_app(app)
 
-    from web import api, health, sandbox, webhooks
+    from web import api, health, meta, sandbox, webhooks
 
-    for blueprint in (webhooks.bp, health.bp, api.bp, sandbox.bp):
+    for blueprint in (webhooks.bp, health.bp, api.bp, sandbox.bp, meta.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(HTTPException)

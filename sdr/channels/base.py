@@ -70,6 +70,7 @@ class ParsedWebhook:
 @dataclass(frozen=True)
 class SendReceipt:
     provider_message_id: str
+    template: str | None = None  # the template sent instead of the text (closed 24-hour window)
 
 
 class SendError(Exception):
@@ -103,6 +104,7 @@ class ChipRef:
     id: int
     provider: str
     external_id: str
+    credentials_ref: str | None = None  # names the secret (see Settings.chip_secret); None: the provider's default
 
 
 class Channel(Protocol):

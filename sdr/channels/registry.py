@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sdr.channels import evolution, sandbox, twilio, zapi
+from sdr.channels import evolution, meta, sandbox, twilio, zapi
+from sdr.channels.meta_send import MetaChannel
 from sdr.channels.base import Channel, ParsedWebhook
 from sdr.settings import Settings
 
@@ -13,6 +14,7 @@ PARSERS: dict[str, Callable[[Any], ParsedWebhook]] = {
     zapi.PROVIDER: zapi.parse_webhook,
     twilio.PROVIDER: twilio.parse_webhook,  # takes the form fields, not JSON
     sandbox.PROVIDER: sandbox.parse_webhook,
+    meta.PROVIDER: meta.parse_webhook,
 }
 
 
@@ -32,4 +34,6 @@ def channel_for(provider: str, settings: Settings) -> Channel:
     if provider == twilio.PROVIDER and settings.twilio:
         t = settings.twilio
         return twilio.TwilioChannel(t.api_url, t.account_sid, t.auth_token, t.status_callback_url, timeout)
+    if provider == meta.PROVIDER and settings.meta:
+        return MetaChannel(settings.meta, settings.chip_secret, timeout)
     raise ChannelUnavailable(f"provider {provider!r} is not configured")
