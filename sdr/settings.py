@@ -29,6 +29,24 @@ class EvolutionConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """Limits and models for turning leads' audio, images and documents into text (sdr.media)."""
+
+    max_bytes: int  # SDR_MEDIA_MAX_BYTES: larger files are refused before their body is read
+    max_wait_seconds: float  # SDR_MEDIA_MAX_WAIT_SECONDS: a turn waits this long for its media at most
+    download_seconds: float  # SDR_MEDIA_DOWNLOAD_SECONDS: whole-download deadline (slow senders are cut)
+    text_limit: int  # SDR_MEDIA_TEXT_LIMIT: characters of a transcript/description/document kept
+    pdf_pages: int  # SDR_MEDIA_PDF_PAGES: pages of a PDF read at most
+    transcription_model: str  # SDR_TRANSCRIPTION_MODEL
+    transcription_language: str  # SDR_TRANSCRIPTION_LANGUAGE (ISO-639-1 hint)
+    vision_model: str  # SDR_VISION_MODEL
+    # Meta Graph media lookups, used when the Meta channel's own settings are not present.
+    meta_graph_url: str  # META_GRAPH_URL
+    meta_graph_version: str  # META_GRAPH_VERSION
+    meta_access_token: str  # META_ACCESS_TOKEN
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -58,6 +76,7 @@ class Settings:
     sweep_grace_seconds: float
     decay_interval_seconds: float
     log_level: str
+    media: MediaConfig
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -112,6 +131,22 @@ def _evolution(env: Mapping[str, str]) -> EvolutionConfig | None:
     )
 
 
+def _media(env: Mapping[str, str]) -> MediaConfig:
+    return MediaConfig(
+        max_bytes=_int(env, "SDR_MEDIA_MAX_BYTES", 16 * 1024 * 1024, minimum=1024),
+        max_wait_seconds=_float(env, "SDR_MEDIA_MAX_WAIT_SECONDS", 60.0),
+        download_seconds=_float(env, "SDR_MEDIA_DOWNLOAD_SECONDS", 20.0, minimum=0.5),
+        text_limit=_int(env, "SDR_MEDIA_TEXT_LIMIT", 4000, minimum=200),
+        pdf_pages=_int(env, "SDR_MEDIA_PDF_PAGES", 30, minimum=1),
+        transcription_model=env.get("SDR_TRANSCRIPTION_MODEL") or "whisper-1",
+        transcription_language=env.get("SDR_TRANSCRIPTION_LANGUAGE") or "pt",
+        vision_model=env.get("SDR_VISION_MODEL") or "gpt-4o-mini",
+        meta_graph_url=(env.get("META_GRAPH_URL") or "https://graph.facebook.com").rstrip("/"),
+        meta_graph_version=env.get("META_GRAPH_VERSION") or "v21.0",
+        meta_access_token=env.get("META_ACCESS_TOKEN", ""),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (the process environment by default)."""
     env = os.environ if env is None else env
@@ -145,6 +180,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_grace_seconds=_float(env, "SDR_SWEEP_GRACE_SECONDS", 10.0, minimum=0.0),
         decay_interval_seconds=_float(env, "SDR_DECAY_INTERVAL_SECONDS", 3600.0, minimum=1.0),
         log_level=(env.get("SDR_LOG_LEVEL") or "INFO").upper(),
+        media=_media(env),
     )
     check_consistency(settings)
     return settings
@@ -163,12 +199,24 @@ def check_consistency(s: Settings) -> None:
         )
     if s.turn_lock_seconds <= s.step_time_limit:
         raise ConfigError("SDR_TURN_LOCK_SECONDS must exceed SDR_STEP_TIME_LIMIT (the lock is extended per step)")
+    media_hold = media_time_limit(s) + 15
+    if s.visibility_timeout <= media_hold:
+        raise ConfigError(
+            f"SDR_VISIBILITY_TIMEOUT must exceed a media resolution's time limit ({media_hold:.0f}s: "
+            "SDR_MEDIA_DOWNLOAD_SECONDS + SDR_LLM_TIMEOUT_SECONDS + margins)"
+        )
     longest_hold = max(s.buffer_max_seconds, s.send_retry_backoff_max) + s.step_time_limit
     if s.visibility_timeout <= longest_hold:
         raise ConfigError(
             f"SDR_VISIBILITY_TIMEOUT must exceed the longest countdown plus SDR_STEP_TIME_LIMIT ({longest_hold:.0f}s), "
             "or delayed tasks would be redelivered while still waiting"
         )
+
+
+def media_time_limit(s: Settings) -> float:
+    """Soft time limit of one media resolution: the provider lookup and the download share one deadline
+    each, then one model call; the margin covers parsing and the database writes."""
+    return 2 * (s.provider_connect_timeout + s.media.download_seconds) + s.llm_timeout_seconds + 10
 
 
 @functools.cache

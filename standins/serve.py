@@ -17,11 +17,12 @@ import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
-from standins import evolution, llm
+from standins import evolution, llm, media
 
 APPS: dict[str, Callable[[float, str | None, int], Callable[..., Any]]] = {
     "llm": llm.build_app,
     "evolution": evolution.build_app,
+    "media": media.build_app,
 }
 # Large enough for the benchmark's bursts of hundreds of simultaneous connections.
 BACKLOG = 2048
@@ -35,7 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
     parser.add_argument("--api-key", default=None,
                         help="llm: required bearer token (any non-empty one if omitted); "
-                             f"evolution: apikey header (default {evolution.DEFAULT_API_KEY})")
+                             f"evolution: apikey header (default {evolution.DEFAULT_API_KEY}); "
+                             "media: bearer/apikey of its Meta and Evolution endpoints "
+                             f"(default {media.DEFAULT_API_KEY})")
     parser.add_argument("--max-records", type=int, default=10_000, help="recorded requests kept (oldest dropped)")
     return parser.parse_args(argv)
 

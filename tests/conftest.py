@@ -32,6 +32,7 @@ from standins.launch import StandIn, start  # noqa: E402
 SERVER_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 EVOLUTION_KEY = "evo-test-api-key"
+MEDIA_KEY = "media-test-key"
 SECRETS = {
     "EVOLUTION_WEBHOOK_SECRET": "evo-webhook-secret-for-tests",
     "SDR_SANDBOX_SECRET": "sandbox-secret-for-tests",
@@ -90,6 +91,19 @@ def llm_server() -> Iterator[StandIn]:
 def evolution_server() -> Iterator[StandIn]:
     with start("evolution", api_key=EVOLUTION_KEY) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def media_server() -> Iterator[StandIn]:
+    with start("media", api_key=MEDIA_KEY) as server:
+        yield server
+
+
+@pytest.fixture()
+def media(media_server: StandIn) -> StandIn:
+    """The file server leads' attachments are downloaded from (plain URLs, Meta lookups, Evolution base64)."""
+    media_server.reset()
+    return media_server
 
 
 @pytest.fixture()
