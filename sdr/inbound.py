@@ -6,13 +6,14 @@ that is at the same time the dedupe and the commit after which the provider may 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from sdr.channels.base import InboundEvent
+from sdr.media import needs_resolution
 from sdr.models import Message
 
 
@@ -20,6 +21,7 @@ from sdr.models import Message
 class Stored:
     new_ids: list[int]
     duplicates: int
+    media_ids: list[int] = field(default_factory=list)  # new messages whose attachment sdr.media resolves
 
 
 def store_events(session: Session, events: Sequence[InboundEvent]) -> Stored:
@@ -31,10 +33,12 @@ def store_events(session: Session, events: Sequence[InboundEvent]) -> Stored:
         insert(Message)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
-        .returning(Message.id)
+        .returning(Message.id, Message.media_status)
     )
-    new_ids = sorted(session.execute(statement).scalars())
-    return Stored(new_ids=new_ids, duplicates=len(events) - len(new_ids))
+    inserted = sorted(session.execute(statement).all())
+    new_ids = [row.id for row in inserted]
+    media_ids = [row.id for row in inserted if row.media_status == "pending"]
+    return Stored(new_ids=new_ids, duplicates=len(events) - len(new_ids), media_ids=media_ids)
 
 
 def _unique(events: Sequence[InboundEvent]) -> list[InboundEvent]:
@@ -58,4 +62,7 @@ def _row(event: InboundEvent) -> dict[str, object]:
         "text": event.text,
         "media": event.media,
         "provider_ts": event.provider_ts,
+        # A lead's audio, image or document waits for sdr.media; the turn waits for it.
+        "media_status": "pending" if not event.from_me and needs_resolution(event.kind, event.media, event.text)
+        else None,
     }

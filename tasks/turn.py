@@ -55,9 +55,13 @@ def schedule(start: StartTurn | None) -> None:
 @app.task(name="sdr.turn.analyze", bind=True, base=TurnTask, **RETRYABLE)
 def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None) -> dict[str, Any] | None:
     try:
-        return analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
+        analyzed = analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
     except LLMTransientError as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
+    if isinstance(analyzed, StartTurn):  # media still being resolved: start again shortly
+        schedule(analyzed)
+        return None
+    return analyzed
 
 
 @app.task(name="sdr.turn.reply", bind=True, base=TurnTask, **RETRYABLE)

@@ -39,7 +39,7 @@ SECRETS = {
     "SDR_ADMIN_TOKEN": "admin-token-for-tests",
     "FLOWER_BASIC_AUTH": "ops:flower-pass-for-tests",
 }
-TABLES = "outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents"
+TABLES = "outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents, media_cache"
 
 
 def _with_database(url: str, name: str) -> str:

@@ -18,6 +18,7 @@ from sdr.channels.registry import PARSERS
 from sdr.db import session_scope
 from sdr.inbound import store_events
 from tasks.inbound import ingest
+from tasks.media import resolve
 from web.settings import secret_matches, settings
 
 bp = Blueprint("webhooks", __name__)
@@ -52,14 +53,19 @@ def receive(provider: str):
         parsed = parser(_json_body())
     except PayloadError as exc:
         abort(400, description=str(exc))
-    new_ids, duplicates = [], 0
+    new_ids, duplicates, media_ids = [], 0, []
     if parsed.events:
         with session_scope(settings()) as session:
             stored = store_events(session, parsed.events)
-        new_ids, duplicates = stored.new_ids, stored.duplicates
+        new_ids, duplicates, media_ids = stored.new_ids, stored.duplicates, stored.media_ids
     for message_id in new_ids:
         try:
             ingest.apply_async((message_id,))
         except Exception:  # stored durably: the recovery sweep will route it
             log.exception("could not enqueue ingest of message %s", message_id)
+    for message_id in media_ids:  # resolved while the buffer waits; the turn waits for it (bounded)
+        try:
+            resolve.apply_async((message_id,))
+        except Exception:
+            log.exception("could not enqueue media resolution of message %s", message_id)
     return jsonify(stored=len(new_ids), duplicates=duplicates, ignored=parsed.ignored), 200
