@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from sdr.agent.context import HistoryItem
+from sdr.agent.context import KIND_LABELS, HistoryItem
 
 _TRANSCRIPT = text("""
 SELECT m.id, m.direction, m.author, m.kind, m.text, m.status, m.created_at,
@@ -35,7 +35,7 @@ def transcript(
 def _shown(r: Any) -> str:
     """The message as the bot reads it: `[áudio] <transcript>`, `[documento x.pdf] <text>`, or why not."""
     if r.media_status == "pending":
-        return f"{r.text or ''} [processando {r.kind}…]".strip()
+        return f"{KIND_LABELS.get(r.kind, r.kind)} (processando…) {r.text or ''}".strip()
     item = HistoryItem(id=r.id, author=r.author, kind=r.kind, text=r.text, pending=False,
                        media_status=r.media_status, media_text=r.media_text, media_error=r.media_error,
                        filename=r.filename)

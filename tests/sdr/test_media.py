@@ -187,7 +187,7 @@ def test_text_turns_and_the_sandbox_transcript_show_media_text(rt, llm, media):
     media.add_files({"name": "z.ogg", "mime": "audio/ogg", "text": "TRANSCRIPT: tenho interesse"})
     mid, cid = send_media(rt, media, 12, "audio", "z.ogg", "audio/ogg")
     with rt.sessions() as session:
-        assert transcript(session, "evolution", phone(12))[0]["shown"] == "[processando audio…]"
+        assert transcript(session, "evolution", phone(12))[0]["shown"] == "[áudio] (processando…)"
     resolve_media(rt, mid, last_attempt=False)
     receive(rt, phone(12), "e aí?")
     run_turn(rt, cid)
@@ -208,3 +208,18 @@ def _b64(data: bytes) -> str:
     import base64
 
     return base64.b64encode(data).decode()
+
+
+def test_the_sweep_finds_attachments_whose_resolution_was_lost(rt, llm, media):
+    from sdr.jobs import MEDIA_RETRY_WINDOW_SECONDS, sweep
+    from sdr.settings import media_time_limit
+
+    grace = rt.settings.visibility_timeout + media_time_limit(rt.settings)
+    ids = [send_media(rt, media, 20 + n, "audio", f"{n}.ogg", "audio/ogg")[0] for n in range(4)]
+    ages = {ids[0]: grace + 60, ids[1]: 5, ids[2]: MEDIA_RETRY_WINDOW_SECONDS + 60, ids[3]: grace + 60}
+    with rt.sessions() as session:
+        for mid, age in ages.items():
+            session.execute(text("UPDATE messages SET created_at = now() - make_interval(secs => :s) "
+                                 "WHERE id = :mid"), {"s": age, "mid": mid})
+        session.execute(text("UPDATE messages SET media_status = 'ready' WHERE id = :mid"), {"mid": ids[3]})
+    assert sweep(rt).resolve == [ids[0]]  # lost; not the fresh one, the hopeless one or the resolved one

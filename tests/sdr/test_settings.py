@@ -48,6 +48,7 @@ def test_other_database_schemes_are_refused():
     ({"SDR_SEND_RETRY_BACKOFF_MAX": "200"}, "SDR_VISIBILITY_TIMEOUT"),
     ({"SDR_PROVIDER_READ_TIMEOUT": "30"}, "SDR_PROVIDER_READ_TIMEOUT"),
     ({"SDR_PROVIDER_CONNECT_TIMEOUT": "30"}, "SDR_PROVIDER_CONNECT_TIMEOUT"),
+    ({"SDR_MEDIA_DOWNLOAD_SECONDS": "100"}, "SDR_MEDIA_DOWNLOAD_SECONDS"),
 ])
 def test_inconsistent_timing_is_refused_naming_the_variable(base_env, changes, variable):
     assert variable in refused(base_env, **changes)
@@ -58,6 +59,11 @@ def test_inconsistent_timing_is_refused_naming_the_variable(base_env, changes, v
     ("SDR_HUMAN_PAUSE_MINUTES", "-1"),
     ("SDR_SEND_RETRY_MAX", "2.5"),
     ("SDR_STEP_TIME_LIMIT", "0"),
+    ("SDR_MEDIA_MAX_BYTES", "16MB"),
+    ("SDR_MEDIA_MAX_BYTES", "100"),
+    ("SDR_MEDIA_TEXT_LIMIT", "10"),
+    ("SDR_MEDIA_MAX_WAIT_SECONDS", "-5"),
+    ("SDR_MEDIA_PDF_PAGES", "0"),
 ])
 def test_bad_numbers_are_refused_naming_the_variable(base_env, name, value):
     assert name in refused(base_env, **{name: value})
@@ -82,3 +88,13 @@ def test_evolution_url_trailing_slash_is_dropped(base_env):
 def test_stand_in_llm_is_detected(base_env):
     assert load_settings(base_env).stand_in_llm is True
     assert load_settings(env(base_env, OPENAI_API_KEY="sk-real-looking-key")).stand_in_llm is False
+
+
+def test_media_defaults_and_overrides(base_env):
+    media = load_settings(base_env).media
+    assert (media.max_bytes, media.transcription_model, media.transcription_language) == (16 * 1024 * 1024,
+                                                                                          "whisper-1", "pt")
+    changed = load_settings({**base_env, "SDR_MEDIA_MAX_BYTES": "1048576", "SDR_VISION_MODEL": "gpt-4.1-mini",
+                             "META_GRAPH_URL": "http://127.0.0.1:9/"}).media
+    assert (changed.max_bytes, changed.vision_model, changed.meta_graph_url) == (1048576, "gpt-4.1-mini",
+                                                                                 "http://127.0.0.1:9")
