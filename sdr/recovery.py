@@ -2,7 +2,8 @@
 
 Two cheap queries (each one statement, bounded): inbound messages stored but never routed
 (their ingest task was lost, e.g. Redis was flushed) or whose attachment was never resolved,
-and conversations with unanswered inbound messages that no turn is handling. Expired human pauses are lifted on the way.
+and conversations with unanswered inbound messages that no turn is handling. Expired human
+pauses are lifted on the way.
 """
 
 from __future__ import annotations
