@@ -48,7 +48,6 @@ def test_other_database_schemes_are_refused():
     ({"SDR_SEND_RETRY_BACKOFF_MAX": "200"}, "SDR_VISIBILITY_TIMEOUT"),
     ({"SDR_PROVIDER_READ_TIMEOUT": "30"}, "SDR_PROVIDER_READ_TIMEOUT"),
     ({"SDR_PROVIDER_CONNECT_TIMEOUT": "30"}, "SDR_PROVIDER_CONNECT_TIMEOUT"),
-    ({"SDR_MEDIA_DOWNLOAD_SECONDS": "100"}, "SDR_MEDIA_DOWNLOAD_SECONDS"),
 ])
 def test_inconsistent_timing_is_refused_naming_the_variable(base_env, changes, variable):
     assert variable in refused(base_env, **changes)
