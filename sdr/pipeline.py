@@ -34,6 +34,7 @@ class StartTurn:
 
     conversation_id: int
     flush: Flush
+    queued_at: str | None = None  # carried over when a turn held back by media starts again
 
 
 def ingest_step(rt: Runtime, message_id: int) -> StartTurn | None:
@@ -79,7 +80,7 @@ def analyze_step(
                            rt.settings.media.max_wait_seconds)
     if isinstance(begun, AwaitingMedia):
         flush = rt.buffer.release(conversation_id, token)
-        return StartTurn(conversation_id, Flush(flush.generation, max(flush.delay, MEDIA_POLL_SECONDS)))
+        return StartTurn(conversation_id, Flush(flush.generation, max(flush.delay, MEDIA_POLL_SECONDS)), queued_at)
     if begun is None:
         rt.buffer.release(conversation_id, token)
         return None

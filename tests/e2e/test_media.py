@@ -45,7 +45,8 @@ def test_a_voice_note_sent_with_text_is_answered_in_one_turn_that_waited_for_the
 
     messages = wait_reply(e2e, number)
 
-    assert len(turns_of(settings, number)) == 1
+    [turn] = turns_of(settings, number)
+    assert turn.queued_at is not None and turn.status == "done"  # the wait shows in the turn's timeline
     reply_prompt = json.dumps(llm.requests(kind="reply")[-1]["body"]["messages"], ensure_ascii=False)
     assert "Oi, boa tarde" in reply_prompt
     assert "[áudio] Minha conta de luz vem uns 600 reais, quero economizar" in reply_prompt

@@ -120,3 +120,13 @@ def test_a_declared_size_over_the_limit_is_refused_without_any_request(media, se
     with pytest.raises(MediaTooLarge):
         fetch_media(session, settings, source, LIMITS)
     assert media.requests() == []
+
+
+def test_meta_webhook_url_is_downloaded_with_the_token(media, session, settings):
+    media.add_files({"name": "nota.ogg", "text": "TRANSCRIPT: oi", "mime": "audio/ogg", "auth": "bearer"})
+    with_token = dataclasses.replace(settings, media=dataclasses.replace(settings.media, meta_access_token=MEDIA_KEY))
+    source = Source("meta", "1", "wamid.Z", {"url": url(media, "nota.ogg"), "provider_media_id": None})
+    assert fetch_media(session, with_token, source, LIMITS).data == b"TRANSCRIPT: oi"
+    with pytest.raises(DownloadError):  # without the token the lookaside URL refuses
+        fetch_media(session, settings, source, LIMITS)
+    assert media.requests(kind="meta_lookup") == []

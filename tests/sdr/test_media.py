@@ -123,6 +123,7 @@ def test_the_turn_waits_for_pending_media_then_proceeds(rt, llm, media):
     again = analyze_step(rt, cid, started.token, started.queued_at, last_attempt=False)
 
     assert isinstance(again, StartTurn) and again.flush.delay > 0
+    assert again.queued_at == started.queued_at is not None  # the timeline keeps when the lead wrote
     with rt.sessions() as session:
         assert rows(session, "SELECT id FROM turns") == []
     assert llm.stats()["calls"] == {}
