@@ -49,6 +49,8 @@ task_routes = {
     "sdr.ingest": {"queue": "ingest"},
     "sdr.turn.send": {"queue": "send"},
     "sdr.turn.*": {"queue": "agent"},
+    # downloads and transcription are slow I/O like model calls; the ingest queue stays fast
+    "sdr.media.*": {"queue": "agent"},
     "sdr.jobs.*": {"queue": "periodic"},
 }
 

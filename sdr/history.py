@@ -7,8 +7,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from sdr.agent.context import KIND_LABELS, HistoryItem
+
 _TRANSCRIPT = text("""
-SELECT m.id, m.direction, m.author, m.kind, m.text, m.status, m.created_at
+SELECT m.id, m.direction, m.author, m.kind, m.text, m.status, m.created_at,
+       m.media_status, m.media_text, m.media_error, m.media->>'filename' AS filename
 FROM leads l
 JOIN conversations c ON c.lead_id = l.id
 JOIN chips ch ON ch.id = c.chip_id AND ch.provider = :provider
@@ -25,4 +28,15 @@ def transcript(
     rows = session.execute(_TRANSCRIPT, {"provider": provider, "address": address, "after": after_id,
                                          "limit": limit})
     return [{"id": r.id, "direction": r.direction, "author": r.author, "kind": r.kind, "text": r.text,
-             "status": r.status, "at": r.created_at.isoformat()} for r in rows]
+             "status": r.status, "at": r.created_at.isoformat(), "media_status": r.media_status,
+             "media_text": r.media_text, "shown": _shown(r)} for r in rows]
+
+
+def _shown(r: Any) -> str:
+    """The message as the bot reads it: `[áudio] <transcript>`, `[documento x.pdf] <text>`, or why not."""
+    if r.media_status == "pending":
+        return f"{KIND_LABELS.get(r.kind, r.kind)} (processando…) {r.text or ''}".strip()
+    item = HistoryItem(id=r.id, author=r.author, kind=r.kind, text=r.text, pending=False,
+                       media_status=r.media_status, media_text=r.media_text, media_error=r.media_error,
+                       filename=r.filename)
+    return item.render()

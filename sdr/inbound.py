@@ -7,35 +7,37 @@ that is at the same time the dedupe and the commit after which the provider may 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from sdr.channels.base import InboundEvent
+from sdr.media import needs_resolution
 
 
 @dataclass(frozen=True)
 class Stored:
     new_ids: list[int]
     duplicates: int
+    media_ids: list[int] = field(default_factory=list)  # new messages whose attachment sdr.media resolves
 
 
 # The rows travel as one JSON array, so the statement text is the same for any batch size: it is
 # compiled once per process instead of once per request (the webhook's hottest path).
 _STORE = text("""
 INSERT INTO messages (provider, provider_message_id, channel_ref, lead_address, profile_name, direction, author,
-                      kind, text, media, context, provider_ts)
+                      kind, text, media, context, provider_ts, media_status)
 SELECT r.provider, r.provider_message_id, r.channel_ref, r.lead_address, r.profile_name, r.direction, r.author,
-       r.kind, r.text, r.media, r.context, r.provider_ts
+       r.kind, r.text, r.media, r.context, r.provider_ts, r.media_status
 FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
     provider text, provider_message_id text, channel_ref text, lead_address text, profile_name text,
     direction text, author text, kind text, text text, media jsonb, context jsonb, provider_ts timestamptz,
-    n bigint)
+    media_status text, n bigint)
 ORDER BY r.n
 ON CONFLICT (provider, provider_message_id) DO NOTHING
-RETURNING id
+RETURNING id, media_status
 """)
 
 
@@ -44,8 +46,10 @@ def store_events(session: Session, events: Sequence[InboundEvent]) -> Stored:
     if not events:
         return Stored(new_ids=[], duplicates=0)
     rows = [{**_row(event), "n": n} for n, event in enumerate(_unique(events))]
-    new_ids = sorted(session.execute(_STORE, {"rows": json.dumps(rows)}).scalars())
-    return Stored(new_ids=new_ids, duplicates=len(events) - len(new_ids))
+    inserted = sorted(session.execute(_STORE, {"rows": json.dumps(rows)}).all())
+    new_ids = [row.id for row in inserted]
+    media_ids = [row.id for row in inserted if row.media_status == "pending"]
+    return Stored(new_ids=new_ids, duplicates=len(events) - len(new_ids), media_ids=media_ids)
 
 
 def _unique(events: Sequence[InboundEvent]) -> list[InboundEvent]:
@@ -70,4 +74,7 @@ def _row(event: InboundEvent) -> dict[str, object]:
         "media": event.media,
         "context": event.context,
         "provider_ts": event.provider_ts.isoformat() if event.provider_ts else None,
+        # A lead's audio, image or document waits for sdr.media; the turn waits for it.
+        "media_status": "pending" if not event.from_me and needs_resolution(event.kind, event.media, event.text)
+        else None,
     }

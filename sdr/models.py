@@ -39,6 +39,7 @@ NAMING = {
 CONVERSATION_STATUSES = ("bot", "paused", "handoff", "closed")
 MESSAGE_STATUSES = ("received", "orphaned", "echo", "queued", "sent", "delivered", "read", "failed", "cancelled")
 TURN_STATUSES = ("running", "done", "superseded", "stopped", "failed", "abandoned", "empty")
+MEDIA_STATUSES = ("pending", "ready", "failed")  # of a lead's attachment being turned into text (sdr.media)
 OUTBOX_STATUSES = ("queued", "retry", "sending", "sent", "unknown", "failed", "cancelled")
 
 
@@ -142,6 +143,10 @@ class Message(Base):
               postgresql_where=sql_text("conversation_id IS NULL AND status = 'received'")),
         Index("uq_messages_turn_part", "turn_id", "part", unique=True,
               postgresql_where=sql_text("turn_id IS NOT NULL")),
+        # media (0004_media): a turn looks for its messages' unresolved media through this index
+        CheckConstraint(_in("media_status", MEDIA_STATUSES), name="media_status"),
+        Index("ix_messages_media_pending", "conversation_id", "id",
+              postgresql_where=sql_text("media_status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -164,6 +169,11 @@ class Message(Base):
     # -- channels (0002_channels) --
     # quoted reply, Click-to-WhatsApp referral, button/list ids (keys: sdr.channels.content)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # media (0004_media): NULL when there is nothing to resolve; the text is a transcript,
+    # description or document text, the error a short reason code (see sdr.media.REASONS)
+    media_status: Mapped[str | None] = mapped_column(Text)
+    media_text: Mapped[str | None] = mapped_column(Text)
+    media_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Turn(Base):
@@ -279,4 +289,17 @@ class MessageStatusReport(Base):
     reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the provider's time
     error_code: Mapped[str | None] = mapped_column(Text)
     error_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class MediaCache(Base):
+    """What a file said (transcript, description, document text), by the sha256 of its bytes, so the same
+    file sent again (forwarded price lists, the same bill) is transcribed or described only once."""
+
+    __tablename__ = "media_cache"
+
+    sha256: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)  # audio | image | document
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()

@@ -21,9 +21,11 @@ from sdr.buffer import Flush
 from sdr.conversations import route_message
 from sdr.llm import LLMError, LLMTransientError
 from sdr.runtime import Runtime
-from sdr.turns import abort_turn, begin_turn, record_analysis, record_reply
+from sdr.turns import AwaitingMedia, abort_turn, begin_turn, record_analysis, record_reply
 
 log = logging.getLogger(__name__)
+
+MEDIA_POLL_SECONDS = 0.5  # how soon a turn held back by unresolved media tries again
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class StartTurn:
 
     conversation_id: int
     flush: Flush
+    queued_at: str | None = None  # carried over when a turn held back by media starts again
 
 
 def ingest_step(rt: Runtime, message_id: int) -> StartTurn | None:
@@ -64,12 +67,20 @@ def start_step(rt: Runtime, conversation_id: int, generation: str) -> Started | 
 
 def analyze_step(
     rt: Runtime, conversation_id: int, token: str, queued_at: str | None, last_attempt: bool
-) -> dict[str, Any] | None:
-    """Open the turn and make its one analysis call. Raises LLMTransientError to ask for a retry."""
+) -> dict[str, Any] | StartTurn | None:
+    """Open the turn and make its one analysis call. Raises LLMTransientError to ask for a retry.
+
+    While an attachment of the turn's messages is still being resolved (sdr.media), the lock is
+    given back and a StartTurn asks to try again shortly; the wait is bounded in sdr.turns.
+    """
     if not rt.buffer.extend(conversation_id, token):
         return None
     with rt.sessions() as session:
-        begun = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None)
+        begun = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None,
+                           rt.settings.media.max_wait_seconds)
+    if isinstance(begun, AwaitingMedia):
+        flush = rt.buffer.release(conversation_id, token)
+        return StartTurn(conversation_id, Flush(flush.generation, max(flush.delay, MEDIA_POLL_SECONDS)), queued_at)
     if begun is None:
         rt.buffer.release(conversation_id, token)
         return None

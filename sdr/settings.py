@@ -65,6 +65,24 @@ class MetaConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """Limits and models for turning leads' audio, images and documents into text (sdr.media)."""
+
+    max_bytes: int  # SDR_MEDIA_MAX_BYTES: larger files are refused before their body is read
+    max_wait_seconds: float  # SDR_MEDIA_MAX_WAIT_SECONDS: a turn waits this long for its media at most
+    download_seconds: float  # SDR_MEDIA_DOWNLOAD_SECONDS: whole-download deadline (slow senders are cut)
+    text_limit: int  # SDR_MEDIA_TEXT_LIMIT: characters of a transcript/description/document kept
+    pdf_pages: int  # SDR_MEDIA_PDF_PAGES: pages of a PDF read at most
+    transcription_model: str  # SDR_TRANSCRIPTION_MODEL
+    transcription_language: str  # SDR_TRANSCRIPTION_LANGUAGE (ISO-639-1 hint)
+    vision_model: str  # SDR_VISION_MODEL
+    # Meta Graph media lookups, used when the Meta channel's own settings are not present.
+    meta_graph_url: str  # META_GRAPH_URL
+    meta_graph_version: str  # META_API_VERSION
+    meta_access_token: str  # META_ACCESS_TOKEN
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -95,6 +113,7 @@ class Settings:
     sweep_grace_seconds: float
     decay_interval_seconds: float
     log_level: str
+    media: MediaConfig
     extra: Mapping[str, str] = field(default_factory=dict)
     zapi: ZapiConfig | None = None
     twilio: TwilioConfig | None = None
@@ -242,6 +261,22 @@ def _meta(env: Mapping[str, str]) -> MetaConfig | None:
     )
 
 
+def _media(env: Mapping[str, str]) -> MediaConfig:
+    return MediaConfig(
+        max_bytes=_int(env, "SDR_MEDIA_MAX_BYTES", 16 * 1024 * 1024, minimum=1024),
+        max_wait_seconds=_float(env, "SDR_MEDIA_MAX_WAIT_SECONDS", 60.0),
+        download_seconds=_float(env, "SDR_MEDIA_DOWNLOAD_SECONDS", 20.0, minimum=0.5),
+        text_limit=_int(env, "SDR_MEDIA_TEXT_LIMIT", 4000, minimum=200),
+        pdf_pages=_int(env, "SDR_MEDIA_PDF_PAGES", 30, minimum=1),
+        transcription_model=env.get("SDR_TRANSCRIPTION_MODEL") or "whisper-1",
+        transcription_language=env.get("SDR_TRANSCRIPTION_LANGUAGE") or "pt",
+        vision_model=env.get("SDR_VISION_MODEL") or "gpt-4o-mini",
+        meta_graph_url=(env.get("META_GRAPH_URL") or "https://graph.facebook.com").rstrip("/"),
+        meta_graph_version=env.get("META_API_VERSION") or "v21.0",
+        meta_access_token=env.get("META_ACCESS_TOKEN", ""),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (the process environment by default)."""
     env = os.environ if env is None else env
@@ -280,6 +315,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio=_twilio(env),
         trust_forwarded=_flag(env, "SDR_TRUST_FORWARDED"),
         chip_secrets={k: v for k, v in env.items() if k.startswith(CHIP_SECRET_PREFIX) and v},
+        media=_media(env),
     )
     check_consistency(settings)
     return settings
@@ -304,6 +340,14 @@ def check_consistency(s: Settings) -> None:
             f"SDR_VISIBILITY_TIMEOUT must exceed the longest countdown plus SDR_STEP_TIME_LIMIT ({longest_hold:.0f}s), "
             "or delayed tasks would be redelivered while still waiting"
         )
+
+
+def media_time_limit(s: Settings) -> float:
+    """Soft time limit of one media resolution: the provider lookup and the download have one deadline
+    each, then one model call; the margin covers parsing and the database writes. It may exceed the
+    broker's visibility timeout: a resolution redelivered while still running only repeats work,
+    since the result is written once (sdr.media)."""
+    return 2 * (s.provider_connect_timeout + s.media.download_seconds) + s.llm_timeout_seconds + 10
 
 
 @functools.cache

@@ -29,12 +29,14 @@ SELECT t.id AS turn_id, t.status AS turn_status, t.base_watermark_id, t.upto_mes
        c.id AS conversation_id, c.lead_id, c.chip_id, c.summary, c.state,
        l.address, l.profile_name, l.stage, l.qualification, ch.provider, ch.external_id,
        (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
-            (SELECT id, author, kind, left(text, 2000) AS text, true AS pending FROM messages
+            (SELECT id, author, kind, left(text, 2000) AS text, true AS pending,
+                    media_status, media_text, media_error, media->>'filename' AS filename FROM messages
              WHERE conversation_id = c.id AND direction = 'in' AND status = 'received'
                AND id > t.base_watermark_id AND id <= t.upto_message_id
              ORDER BY id LIMIT :pending_limit)
             UNION ALL
-            (SELECT id, author, kind, left(text, 2000) AS text, false AS pending FROM messages
+            (SELECT id, author, kind, left(text, 2000) AS text, false AS pending,
+                    media_status, media_text, media_error, media->>'filename' AS filename FROM messages
              WHERE conversation_id = c.id
                AND ((direction = 'in' AND status = 'received' AND id <= t.base_watermark_id)
                     OR (direction = 'out' AND (author = 'human' OR status IN ('sent', 'delivered', 'read'))))
@@ -44,6 +46,10 @@ FROM {turn_source} JOIN conversations c ON c.id = t.conversation_id
 JOIN leads l ON l.id = c.lead_id JOIN chips ch ON ch.id = c.chip_id
 """
 
+# A lead's attachment still being turned into text, recent enough to wait for (sdr.media).
+_MEDIA_WAITING = """SELECT 1 FROM messages pm WHERE pm.conversation_id = c.id AND pm.media_status = 'pending'
+      AND pm.id > c.watermark_id AND pm.created_at > now() - make_interval(secs => :media_wait)"""
+
 _BEGIN = text("""
 WITH t AS (
     INSERT INTO turns (conversation_id, token, base_watermark_id, upto_message_id, queued_at)
@@ -51,6 +57,7 @@ WITH t AS (
     FROM conversations c JOIN leads l ON l.id = c.lead_id
     WHERE c.id = :cid AND c.last_inbound_id > c.watermark_id
       AND """ + active_sql("c") + """ AND l.opted_out_at IS NULL
+      AND NOT EXISTS (""" + _MEDIA_WAITING + """)
     ON CONFLICT DO NOTHING
     RETURNING id, status, conversation_id, base_watermark_id, upto_message_id, analysis
 )
@@ -98,7 +105,8 @@ RETURNING conversations.last_inbound_id > conversations.watermark_id AS pending
 """.format(close_parts=_CLOSE_PARTS))
 
 _PENDING = text(
-    "SELECT c.last_inbound_id > c.watermark_id AND " + active_sql("c") + " FROM conversations c WHERE c.id = :cid"
+    "SELECT c.last_inbound_id > c.watermark_id AND " + active_sql("c") + " AS pending, "
+    "EXISTS (" + _MEDIA_WAITING + ") AS media_waiting FROM conversations c WHERE c.id = :cid"
 )
 
 
@@ -108,17 +116,27 @@ class Begun:
     analysis: dict[str, Any] | None  # set when a redelivered step finds the analysis already made
 
 
-def begin_turn(session: Session, conversation_id: int, token: str, queued_at: datetime | None) -> Begun | None:
+@dataclass(frozen=True)
+class AwaitingMedia:
+    """The turn cannot begin yet: an attachment of its messages is still being resolved."""
+
+
+def begin_turn(session: Session, conversation_id: int, token: str, queued_at: datetime | None,
+               media_wait: float = 0.0) -> Begun | AwaitingMedia | None:
     """Open the turn owned by `token` (or pick it up again after a redelivery) and load its context.
 
-    None means there is nothing to answer now (no pending message, paused, opted out).
+    None means there is nothing to answer now (no pending message, paused, opted out). A message
+    whose media is still pending and younger than `media_wait` seconds holds the turn back.
     """
-    params = {"cid": conversation_id, "token": token, "queued_at": queued_at,
+    params = {"cid": conversation_id, "token": token, "queued_at": queued_at, "media_wait": media_wait,
               "history_limit": HISTORY_LIMIT, "pending_limit": PENDING_LIMIT}
     row = session.execute(_BEGIN, params).one_or_none()
     if row is None:
         row = session.execute(_RESUME, params).one_or_none()
-    if row is None and session.execute(_PENDING, params).scalar():
+    waiting = session.execute(_PENDING, params).one_or_none() if row is None else None
+    if waiting is not None and waiting.media_waiting:
+        return AwaitingMedia()
+    if waiting is not None and waiting.pending:
         # Another turn is still marked running but its owner lost the lock: close it first.
         session.execute(_RECONCILE, params)
         row = session.execute(_BEGIN, params).one_or_none()
@@ -133,7 +151,8 @@ def abort_turn(session: Session, token: str, error: str) -> bool:
 
 def _context(row: Any, token: str) -> TurnContext:
     history = tuple(HistoryItem(id=h["id"], author=h["author"], kind=h["kind"], text=h["text"],
-                                pending=h["pending"]) for h in row.history)
+                                pending=h["pending"], media_status=h["media_status"], media_text=h["media_text"],
+                                media_error=h["media_error"], filename=h["filename"]) for h in row.history)
     return TurnContext(
         turn_id=row.turn_id, token=token, conversation_id=row.conversation_id, lead_id=row.lead_id,
         chip_id=row.chip_id, provider=row.provider, channel_ref=row.external_id, address=row.address,

@@ -96,6 +96,14 @@ class StandIn:
     def sent(self) -> list[dict[str, Any]]:
         return self._call("GET", "/_control/sent")
 
+    def add_files(self, *files: dict[str, Any]) -> dict[str, Any]:
+        """media: serve these files (see standins.media for the keys)."""
+        return self._call("POST", "/_control/files", {"files": list(files)})
+
+    def bytes_sent(self) -> dict[str, Any]:
+        """media: body bytes handed out and requests served, per file."""
+        return self._call("GET", "/_control/bytes")
+
 
 def _command(kind: str, port: int, options: dict[str, Any]) -> list[str]:
     command = [sys.executable, "-m", "standins", kind, "--port", str(port)]

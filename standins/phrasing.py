@@ -4,7 +4,7 @@ default transcripts.
 Every generated reply starts with ``[simulador] `` so whoever watches a demo knows it is not a real model. The
 template is picked by a stable hash (sha256, never Python's randomized ``hash``) of the lead's text and the
 system prompt, so the same request always gets the same answer. Opt-out, human-handoff and "are you a bot?"
-messages get fixed, fitting answers.
+messages get fixed, fitting answers, and so do attachments the prompt says could not be processed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,17 @@ HANDOFF_REPLY = "Claro! Vou pedir para uma pessoa da nossa equipe falar com voc�
 BOT_REPLY = ("Sou um assistente virtual com inteligência artificial e estou aqui para te ajudar. Se preferir, "
              "chamo uma pessoa da equipe.")
 GREETING_REPLY = "Oi! Tudo bem? Como posso te ajudar hoje?"
+# What a model told that the lead's attachment could not be processed says (sdr renders such an attachment as
+# "[áudio não pôde ser ouvido: <motivo>]" and instructs the reply to be honest about it).
+MEDIA_FAILED_REPLIES = (
+    (": arquivo grande demais]", "Recebi seu arquivo, mas ele é grande demais para eu abrir por aqui. Pode me "
+                                 "contar por escrito o que precisa, ou mandar um arquivo menor?"),
+    ("áudio não pôde ser ouvido", "Desculpe, não consegui ouvir seu áudio. Pode escrever o que precisa?"),
+    ("imagem não pôde ser vista", "Desculpe, não consegui ver a imagem que você mandou. Pode me contar por "
+                                  "escrito ou enviar de novo?"),
+    ("não pôde ser lido", "Desculpe, não consegui abrir o documento que você mandou. Pode me contar por escrito o "
+                          "que ele diz?"),
+)
 IMAGE_KINDS = ("uma foto de um telhado", "uma conta de luz", "um documento", "uma captura de tela", "uma fachada")
 
 
@@ -39,6 +50,8 @@ def reply_text(user_text: str, system: str) -> str:
     reading = read(user_text)
     if not user_text:
         body = GREETING_REPLY
+    elif failed := next((answer for marker, answer in MEDIA_FAILED_REPLIES if marker in user_text), None):
+        body = failed
     elif reading.opt_out:
         body = OPT_OUT_REPLY
     elif reading.handoff:

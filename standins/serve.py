@@ -17,7 +17,7 @@ import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
-from standins import evolution, llm, meta, twilio, zapi
+from standins import evolution, llm, media, meta, twilio, zapi
 
 APPS: dict[str, Callable[[float, str | None, int], Callable[..., Any]]] = {
     "llm": llm.build_app,
@@ -25,6 +25,7 @@ APPS: dict[str, Callable[[float, str | None, int], Callable[..., Any]]] = {
     "zapi": zapi.build_app,
     "twilio": twilio.build_app,
     "meta": meta.build_app,
+    "media": media.build_app,
 }
 # Large enough for the benchmark's bursts of hundreds of simultaneous connections.
 BACKLOG = 2048
@@ -41,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"evolution: apikey header (default {evolution.DEFAULT_API_KEY}); "
                              f"zapi: instance token (default {zapi.DEFAULT_TOKEN}); "
                              f"twilio: auth token (default {twilio.DEFAULT_AUTH_TOKEN}); "
-                             f"meta: bearer token (default {meta.DEFAULT_TOKEN})")
+                             f"meta: bearer token (default {meta.DEFAULT_TOKEN}); "
+                             "media: bearer/apikey of its Meta and Evolution endpoints "
+                             f"(default {media.DEFAULT_API_KEY})")
     parser.add_argument("--max-records", type=int, default=10_000, help="recorded requests kept (oldest dropped)")
     return parser.parse_args(argv)
 

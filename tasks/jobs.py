@@ -6,6 +6,7 @@ from sdr import jobs
 from sdr.settings import get_settings
 from tasks.app import app
 from tasks.inbound import ingest
+from tasks.media import resolve
 from tasks.runtime import runtime
 from tasks.turn import start_turn
 
@@ -20,7 +21,9 @@ def sweep() -> dict[str, int]:
         ingest.delay(message_id)
     for conversation_id in found.restart:
         start_turn.delay(conversation_id, "")
-    return {"rerouted": len(found.reroute), "restarted": len(found.restart)}
+    for message_id in found.resolve:
+        resolve.delay(message_id)
+    return {"rerouted": len(found.reroute), "restarted": len(found.restart), "resolved": len(found.resolve)}
 
 
 @app.task(name="sdr.jobs.decay")

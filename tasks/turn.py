@@ -38,26 +38,31 @@ class TurnTask(Task):
 
 
 @app.task(name="sdr.turn.start", **RETRYABLE)
-def start_turn(conversation_id: int, generation: str) -> str | None:
+def start_turn(conversation_id: int, generation: str, queued_at: str | None = None) -> str | None:
     started = start_step(runtime(), conversation_id, generation)
     if started is None:
         return None
-    steps = chain(analyze.s(conversation_id, started.token, started.queued_at), reply.s(), send.s())
+    steps = chain(analyze.s(conversation_id, started.token, started.queued_at or queued_at), reply.s(), send.s())
     steps.apply_async()
     return started.token
 
 
 def schedule(start: StartTurn | None) -> None:
     if start is not None:
-        start_turn.apply_async((start.conversation_id, start.flush.generation), countdown=start.flush.delay)
+        args = (start.conversation_id, start.flush.generation) + ((start.queued_at,) if start.queued_at else ())
+        start_turn.apply_async(args, countdown=start.flush.delay)
 
 
 @app.task(name="sdr.turn.analyze", bind=True, base=TurnTask, **RETRYABLE)
 def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None) -> dict[str, Any] | None:
     try:
-        return analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
+        analyzed = analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
     except LLMTransientError as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
+    if isinstance(analyzed, StartTurn):  # media still being resolved: start again shortly
+        schedule(analyzed)
+        return None
+    return analyzed
 
 
 @app.task(name="sdr.turn.reply", bind=True, base=TurnTask, **RETRYABLE)

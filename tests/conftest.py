@@ -37,6 +37,7 @@ ZAPI_INSTANCE = "3E4F7360B552F0C2DBCB9E6774402775"
 TWILIO_TOKEN = "twilio-test-auth-token"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_FROM = "+14155238886"
+MEDIA_KEY = "media-test-key"
 SECRETS = {
     "EVOLUTION_WEBHOOK_SECRET": "evo-webhook-secret-for-tests",
     "ZAPI_WEBHOOK_SECRET": "zapi-webhook-secret-for-tests",
@@ -44,7 +45,8 @@ SECRETS = {
     "SDR_ADMIN_TOKEN": "admin-token-for-tests",
     "FLOWER_BASIC_AUTH": "ops:flower-pass-for-tests",
 }
-TABLES = "message_statuses, outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents"
+TABLES = ("message_statuses, outbox, messages, turns, conversations, leads, chips, guidelines, knowledge_documents, "
+          "media_cache")
 
 
 def _with_database(url: str, name: str) -> str:
@@ -118,6 +120,12 @@ def meta_server() -> Iterator[StandIn]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def media_server() -> Iterator[StandIn]:
+    with start("media", api_key=MEDIA_KEY) as server:
+        yield server
+
+
 @pytest.fixture()
 def zapi(zapi_server: StandIn) -> StandIn:
     zapi_server.reset()
@@ -134,6 +142,13 @@ def twilio(twilio_server: StandIn) -> StandIn:
 def meta(meta_server: StandIn) -> StandIn:
     meta_server.reset()
     return meta_server
+
+
+@pytest.fixture()
+def media(media_server: StandIn) -> StandIn:
+    """The file server leads' attachments are downloaded from (plain URLs, Meta lookups, Evolution base64)."""
+    media_server.reset()
+    return media_server
 
 
 @pytest.fixture()

@@ -32,6 +32,7 @@ from sdr.settings import Settings
 from sdr.signatures import twilio_signature_valid, well_formed_twilio_signature
 from sdr.statuses import apply_statuses
 from tasks.inbound import ingest
+from tasks.media import resolve
 from web.settings import requested_url, secret_matches, settings
 
 bp = Blueprint("webhooks", __name__)
@@ -87,12 +88,13 @@ def accept_parsed(provider: str, parsed: ParsedWebhook) -> tuple[Response, int]:
 
 def _store_and_enqueue(provider: str, parsed: ParsedWebhook) -> dict[str, Any]:
     new_ids: list[int] = []
+    media_ids: list[int] = []
     duplicates = moved = 0
     if parsed.events or parsed.statuses:
         with session_scope(settings()) as session:
             if parsed.events:
                 stored = store_events(session, parsed.events)
-                new_ids, duplicates = stored.new_ids, stored.duplicates
+                new_ids, duplicates, media_ids = stored.new_ids, stored.duplicates, stored.media_ids
             if parsed.statuses:
                 moved = apply_statuses(session, parsed.statuses)
     for message_id in new_ids:
@@ -100,6 +102,11 @@ def _store_and_enqueue(provider: str, parsed: ParsedWebhook) -> dict[str, Any]:
             ingest.apply_async((message_id,))
         except Exception:  # stored durably: the recovery sweep will route it
             log.exception("could not enqueue ingest of %s message %s", provider, message_id)
+    for message_id in media_ids:  # resolved while the buffer waits; the turn waits for it (bounded)
+        try:
+            resolve.apply_async((message_id,))
+        except Exception:  # the recovery sweep re-enqueues pending resolutions
+            log.exception("could not enqueue media resolution of %s message %s", provider, message_id)
     summary: dict[str, Any] = {"stored": len(new_ids), "duplicates": duplicates, "ignored": parsed.ignored}
     if parsed.statuses:
         summary["statuses"] = moved  # messages moved forward by this body's status reports

@@ -16,6 +16,23 @@ KIND_LABELS = {
 }
 
 
+# An attachment that could not become text (sdr.media): what the lead sent, and why, in the words
+# the model uses to tell the lead honestly. Never a placeholder that reads like content.
+MEDIA_FAILED = {"audio": "áudio não pôde ser ouvido", "image": "imagem não pôde ser vista",
+                "document": "documento não pôde ser lido"}
+MEDIA_NOUNS = {"audio": "o áudio", "image": "a imagem", "document": "o documento"}
+MEDIA_REASONS = {
+    "too_large": "arquivo grande demais",
+    "download_failed": "não foi possível baixar o arquivo",
+    "unsupported": "formato não suportado",
+    "unreadable": "arquivo danificado ou protegido",
+    "empty": "nenhum texto legível",
+    "no_speech": "nenhuma fala reconhecida",
+    "model_failed": "o serviço de transcrição ou leitura falhou",
+    "pending": "demorou demais para processar",
+}
+
+
 @dataclass(frozen=True)
 class HistoryItem:
     id: int
@@ -23,12 +40,42 @@ class HistoryItem:
     kind: str
     text: str | None
     pending: bool  # an inbound message this turn answers
+    media_status: str | None = None  # pending | ready | failed, when the attachment is resolved to text
+    media_text: str | None = None  # transcript, image description or document text
+    media_error: str | None = None  # a MEDIA_REASONS key
+    filename: str | None = None
+
+    @property
+    def media_failed(self) -> bool:
+        return self.media_status in ("failed", "pending")
 
     def render(self) -> str:
         label = KIND_LABELS.get(self.kind)
+        if self.kind == "document" and self.filename:
+            label = f"[documento {self.filename}]"
+        if self.media_status == "ready":
+            caption = f"(legenda: {self.text}) " if self.text and self.text != self.filename else ""
+            return f"{label} {caption}{self.media_text or ''}".rstrip()
+        if self.media_failed:
+            what = MEDIA_FAILED.get(self.kind, f"{self.kind} não pôde ser processado")
+            if self.kind == "document" and self.filename:
+                what = f"documento {self.filename} não pôde ser lido"
+            reason = MEDIA_REASONS.get(self.media_error or "pending", MEDIA_REASONS["download_failed"])
+            caption = f" (legenda: {self.text})" if self.text and self.text != self.filename else ""
+            return f"[{what}: {reason}]{caption}"
         if label and self.text:
             return f"{label} {self.text}"
         return self.text or label or f"[{self.kind}]"
+
+
+def media_notice(items: list[HistoryItem]) -> str | None:
+    """An instruction for the reply when an attachment of the new messages could not be read."""
+    failed = sorted({MEDIA_NOUNS.get(item.kind, "um arquivo") for item in items if item.media_failed})
+    if not failed:
+        return None
+    return (f"Atenção: não foi possível processar {' e '.join(failed)} que o lead enviou (o motivo está entre "
+            "colchetes). Diga isso com honestidade e gentileza, por exemplo \"não consegui ouvir seu áudio, pode "
+            "escrever?\", e peça que escreva ou envie de novo. Nunca finja que ouviu, viu ou leu o conteúdo.")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 
 from sdr.agent.analysis import Analysis
-from sdr.agent.context import TurnContext
+from sdr.agent.context import TurnContext, media_notice
 from sdr.agent.guardrails import check_reply, split_parts
 from sdr.agent.playbook import Playbook
 from sdr.agent.prompts import chat_history, lead_state, reply_prefix, sayable_text
@@ -34,6 +34,9 @@ def reply_messages(playbook: Playbook, ctx: TurnContext, analysis: Analysis) -> 
         f"Análise desta vez: {json.dumps(situation, ensure_ascii=False)}\n"
         f"Próxima pergunta de qualificação, se couber: {missing[0] if missing else 'nenhuma, já qualificado'}"
     )
+    notice = media_notice(ctx.pending)
+    if notice:
+        guidance += f"\n{notice}"
     new = "\n".join(item.render() for item in ctx.pending)
     return [
         {"role": "system", "content": reply_prefix(playbook)},

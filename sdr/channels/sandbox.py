@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from sdr.addresses import AddressError, e164
-from sdr.channels.base import ChipRef, InboundEvent, ParsedWebhook, PayloadError, SendReceipt
+from sdr.channels.base import ChipRef, InboundEvent, MediaRef, ParsedWebhook, PayloadError, SendReceipt
 
 PROVIDER = "sandbox"
 CHANNEL_REF = "sandbox"
@@ -27,8 +27,11 @@ def parse_webhook(payload: Any) -> ParsedWebhook:
         address = e164(phone)
     except AddressError as exc:
         raise PayloadError(f"'phone': {exc}") from None
-    if not isinstance(text, str) or not text.strip():
-        raise PayloadError("'text' is required and must be non-empty")
+    media = _media(payload.get("media"))
+    if text is None and media is not None:
+        text = ""
+    if not isinstance(text, str) or (not text.strip() and media is None):
+        raise PayloadError("'text' is required and must be non-empty (it may be left out when 'media' is given)")
     if len(text) > MAX_TEXT:
         raise PayloadError(f"'text' is longer than {MAX_TEXT} characters")
     message_id = payload.get("id", uuid.uuid4().hex)
@@ -42,11 +45,33 @@ def parse_webhook(payload: Any) -> ParsedWebhook:
         channel_ref=CHANNEL_REF,
         provider_message_id=message_id,
         lead_address=address,
-        kind="text",
-        text=text.strip(),
+        kind=_kind(media["mime"]) if media else "text",
+        text=text.strip() or None,
         profile_name=(name or "").strip() or None,
+        media=media,
     )
     return ParsedWebhook(events=[event])
+
+
+def _media(value: Any) -> MediaRef | None:
+    """Optional attachment: {"url": "https://...", "mime": "audio/ogg", "filename": "conta.pdf"}."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise PayloadError("'media' must be an object with 'url' and 'mime'")
+    url, mime, filename = value.get("url"), value.get("mime"), value.get("filename")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2048:
+        raise PayloadError("'media.url' must be an http(s) URL of at most 2048 characters")
+    if not isinstance(mime, str) or "/" not in mime:
+        raise PayloadError("'media.mime' must be a MIME type such as audio/ogg, image/jpeg or application/pdf")
+    if filename is not None and (not isinstance(filename, str) or len(filename) > 255):
+        raise PayloadError("'media.filename' must be a string of at most 255 characters")
+    return MediaRef(url=url, mime=mime, filename=filename, voice=mime.startswith("audio/"))
+
+
+def _kind(mime: str | None) -> str:
+    major = (mime or "").split("/")[0]
+    return {"audio": "audio", "image": "image", "video": "video"}.get(major, "document")
 
 
 class SandboxChannel:

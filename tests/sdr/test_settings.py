@@ -58,6 +58,11 @@ def test_inconsistent_timing_is_refused_naming_the_variable(base_env, changes, v
     ("SDR_HUMAN_PAUSE_MINUTES", "-1"),
     ("SDR_SEND_RETRY_MAX", "2.5"),
     ("SDR_STEP_TIME_LIMIT", "0"),
+    ("SDR_MEDIA_MAX_BYTES", "16MB"),
+    ("SDR_MEDIA_MAX_BYTES", "100"),
+    ("SDR_MEDIA_TEXT_LIMIT", "10"),
+    ("SDR_MEDIA_MAX_WAIT_SECONDS", "-5"),
+    ("SDR_MEDIA_PDF_PAGES", "0"),
 ])
 def test_bad_numbers_are_refused_naming_the_variable(base_env, name, value):
     assert name in refused(base_env, **{name: value})
@@ -110,3 +115,14 @@ def test_zapi_and_twilio_configs(base_env):
 def test_bad_provider_configs_name_the_variable(base_env, changes, named):
     bare = {k: v for k, v in base_env.items() if not k.startswith(("ZAPI_", "TWILIO_"))}
     assert named in refused(bare, **changes)
+
+
+def test_media_defaults_and_overrides(base_env):
+    media = load_settings(base_env).media
+    assert (media.max_bytes, media.transcription_model, media.transcription_language) == (16 * 1024 * 1024,
+                                                                                          "whisper-1", "pt")
+    changed = load_settings({**base_env, "SDR_MEDIA_MAX_BYTES": "1048576", "SDR_VISION_MODEL": "gpt-4.1-mini",
+                             "META_API_VERSION": "v22.0"}).media
+    assert (changed.max_bytes, changed.vision_model, changed.meta_graph_version) == (1048576, "gpt-4.1-mini",
+                                                                                     "v22.0")
+    assert changed.meta_graph_url == "https://graph.facebook.com"

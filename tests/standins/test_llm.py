@@ -307,3 +307,13 @@ def test_hundreds_of_slow_calls_are_served_concurrently(client: openai.OpenAI, l
     stats = llm.stats()
     assert stats["calls"]["reply"] == 200 and stats["in_flight"] == 0
     assert stats["max_in_flight"] >= 100
+
+
+def test_replies_are_honest_about_attachments_the_prompt_says_failed(client: openai.OpenAI) -> None:
+    def reply(text: str) -> str:
+        answer = client.chat.completions.create(model="m", messages=[{"role": "user", "content": text}])
+        return answer.choices[0].message.content
+
+    assert "não consegui ouvir seu áudio" in reply("[áudio não pôde ser ouvido: nenhuma fala reconhecida]")
+    assert "grande demais" in reply("[documento a.pdf não pôde ser lido: arquivo grande demais]")
+    assert "não consegui" not in reply("o arquivo ficou grande demais pra mandar")

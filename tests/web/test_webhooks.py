@@ -174,3 +174,19 @@ def test_an_oversized_body_is_refused_before_parsing(rt, client, secret):
                          headers={**secret, "Content-Type": "application/json"})
     assert answer.status_code == 413 and answer.json["reason"]
     assert stored_messages(rt) == []
+
+
+def test_a_media_message_is_stored_pending_and_its_resolution_enqueued(rt, client):
+    body = {"phone": phone(1), "id": "s-media", "media": {"url": "http://127.0.0.1:9/a.ogg", "mime": "audio/ogg"}}
+    before = counters.snapshot()
+    answer = client.post("/webhooks/sandbox", json=body, query_string={"secret": rt.settings.sandbox_secret})
+    assert answer.status_code == 200 and counters.since(before).sql == 1
+    [message] = stored_messages(rt)
+    assert (message.kind, message.media_status, message.media["url"]) == ("audio", "pending", body["media"]["url"])
+    assert queued(rt, "ingest") == [("sdr.ingest", [message.id])]
+    assert queued(rt, "agent") == [("sdr.media.resolve", [message.id])]
+
+
+def test_a_text_message_enqueues_no_media_resolution(rt, client, secret):
+    client.post("/webhooks/evolution", json=evolution_upsert(phone(1), "Oi"), headers=secret)
+    assert queued(rt, "agent") == [] and stored_messages(rt)[0].media_status is None

@@ -52,3 +52,26 @@ def test_sandbox_send_returns_a_distinct_receipt():
     first = SandboxChannel().send_text(chip, "+5511987654321", "oi")
     second = SandboxChannel().send_text(chip, "+5511987654321", "oi")
     assert first.provider_message_id.startswith("sandbox-") and first != second
+
+
+def test_media_body_becomes_an_attachment_event():
+    body = {"phone": "+5511987654321", "media": {"url": "http://127.0.0.1:9/files/a.ogg", "mime": "audio/ogg"}}
+    [event] = parse_webhook(body).events
+    assert (event.kind, event.text) == ("audio", None)
+    assert event.media == {"url": "http://127.0.0.1:9/files/a.ogg", "mime": "audio/ogg", "filename": None,
+                           "voice": True}
+    doc = {"phone": "+5511987654321", "text": "segue a conta",
+           "media": {"url": "https://x.test/c.pdf", "mime": "application/pdf", "filename": "conta.pdf"}}
+    [event] = parse_webhook(doc).events
+    assert (event.kind, event.text, event.media["filename"]) == ("document", "segue a conta", "conta.pdf")
+
+
+@pytest.mark.parametrize("media, reason", [
+    ("http://x/a.ogg", "'media' must be an object"),
+    ({"url": "file:///etc/passwd", "mime": "audio/ogg"}, "'media.url'"),
+    ({"url": "http://x/a.ogg"}, "'media.mime'"),
+    ({"url": "http://x/a.ogg", "mime": "audio/ogg", "filename": 3}, "'media.filename'"),
+])
+def test_bad_media_is_refused_with_the_reason(media, reason):
+    with pytest.raises(PayloadError, match=reason):
+        parse_webhook({"phone": "+5511987654321", "media": media})
