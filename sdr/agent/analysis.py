@@ -81,7 +81,7 @@ def analysis_schema(playbook: Playbook) -> dict[str, Any]:
                        "value": {"type": "string"}, "evidence": {"type": "string"}},
     }
     properties = {
-        "stage": enum(playbook.stages),
+        "stage": enum(playbook.stage_names),
         "slots": {"type": "array", "items": slot},
         "intent": enum(INTENTS),
         "objections": {"type": "array", "items": {"type": "string"}},
@@ -120,7 +120,7 @@ def analysis_messages(playbook: Playbook, ctx: TurnContext) -> list[dict[str, An
 def default_analysis(playbook: Playbook, ctx: TurnContext, problem: str) -> Analysis:
     last = ctx.pending[-1].render() if ctx.pending else ""
     return Analysis(
-        stage=ctx.stage if ctx.stage in playbook.stages else playbook.stages[0],
+        stage=playbook.stage(ctx.stage).name,
         intent="other", sentiment="neutral", temperature_change="same", opt_out=False,
         handoff_requested=False, next_action="answer_question", knowledge_query=last[:200],
         summary="", valid=False, problem=problem,
@@ -135,7 +135,7 @@ def parse_analysis(content: str, playbook: Playbook, ctx: TurnContext) -> Analys
         slots = tuple(SlotValue(str(s["name"]), str(s["value"]), str(s["evidence"]))
                       for s in data.get("slots", []) if s.get("name") in {x.name for x in playbook.slots})
         analysis = Analysis(
-            stage=_choice(data, "stage", playbook.stages),
+            stage=_choice(data, "stage", playbook.stage_names),
             intent=_choice(data, "intent", INTENTS),
             sentiment=_choice(data, "sentiment", SENTIMENTS),
             temperature_change=_choice(data, "temperature_change", TEMPERATURE_CHANGES),

@@ -25,9 +25,9 @@ def _catalog(playbook: Playbook) -> str:
 def _business(playbook: Playbook) -> str:
     slots = "\n".join(f"- {s.name}: {s.question}" for s in playbook.slots)
     return (
-        f"Empresa: {playbook.business_name}. {playbook.business_description}\n\n"
+        f"Empresa: {playbook.company.name}. {playbook.company.description}\n\n"
         f"Produtos e preços (os únicos que você pode citar):\n{_catalog(playbook)}\n\n"
-        f"Etapas do funil: {', '.join(playbook.stages)}.\n"
+        f"Etapas do funil: {', '.join(playbook.stage_names)}.\n"
         f"Informações de qualificação a obter (uma pergunta por mensagem):\n{slots}"
     )
 
@@ -47,8 +47,8 @@ def reply_prefix(playbook: Playbook) -> str:
         if persona.ai_disclosure == "always"
         else "Se perguntarem, diga que é um assistente virtual."
     )
-    do = "\n".join(f"- {rule}" for rule in playbook.do) or "- (nenhuma)"
-    dont = "\n".join(f"- {rule}" for rule in playbook.dont) or "- (nenhuma)"
+    do = "\n".join(f"- {rule}" for rule in playbook.guidelines.do) or "- (nenhuma)"
+    dont = "\n".join(f"- {rule}" for rule in playbook.guidelines.dont) or "- (nenhuma)"
     return (
         f"Você é {persona.name}, {persona.role}, falando com leads pelo WhatsApp em {persona.language}.\n"
         f"Tom: {persona.tone}.\n"

@@ -83,13 +83,13 @@ def test_unusable_output_becomes_a_marked_default(content, problem):
 
 
 def test_default_for_an_unknown_stage_is_the_first_stage():
-    assert default_analysis(PLAYBOOK, context(stage="outro"), "x").stage == PLAYBOOK.stages[0]
+    assert default_analysis(PLAYBOOK, context(stage="outro"), "x").stage == PLAYBOOK.stage_names[0]
 
 
 def test_the_schema_is_strict_and_lists_the_playbooks_values():
     schema = analysis_schema(PLAYBOOK)
     assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
-    assert schema["properties"]["stage"]["enum"] == list(PLAYBOOK.stages)
+    assert schema["properties"]["stage"]["enum"] == list(PLAYBOOK.stage_names)
     slot_names = schema["properties"]["slots"]["items"]["properties"]["name"]["enum"]
     assert slot_names == [s.name for s in PLAYBOOK.slots]
 
