@@ -1,4 +1,5 @@
-"""When the business is open: weekly hours in its time zone, minus Brazilian national holidays.
+"""When the business is open: weekly hours in its time zone, minus Brazilian national holidays;
+and the playbook's `business_hours:` section that says so.
 
 National holidays are computed, not listed: the fixed dates of Lei 662/1949 and its amendments
 (Consciência Negra since Lei 14.759/2023) plus the Easter-based days most businesses close on —
@@ -9,10 +10,13 @@ are the playbook's `extra_closed` dates.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sdr.agent.fields import Node, Reader
 
 if TYPE_CHECKING:
     from sdr.agent.playbook import Playbook
@@ -88,3 +92,34 @@ def is_business_time(playbook: Playbook, when: datetime) -> bool:
     if is_closed_day(hours, local.date()):
         return False
     return any(interval.contains(local.time()) for interval in hours.week[local.weekday()])
+
+
+CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_hours(r: Reader, root: Node) -> BusinessHours:
+    node = r.section(root, "business_hours")
+    name = r.text(node, "timezone")
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail(node.at("timezone"), f"'{name}' is not an IANA time zone (e.g. America/Sao_Paulo)") from None
+    days = r.section(node, "week")
+    week = tuple(tuple(_interval(r, days.at(day), text) for text in r.texts(days, day)) for day in WEEKDAYS)
+    extra = []
+    for index, value in enumerate(node.get("extra_closed") or []):
+        if not isinstance(value, date):
+            raise r.fail(f"{node.at('extra_closed')}[{index}]", "must be a date like 2026-01-25")
+        extra.append(value)
+    return BusinessHours(zone, week, r.flag(node, "national_holidays", True), tuple(extra))
+
+
+def _interval(r: Reader, path: str, text: str) -> Interval:
+    start, _, end = text.partition("-")
+    clocks = [CLOCK.match(part.strip()) for part in (start, end)]
+    if not all(clocks):
+        raise r.fail(path, f"'{text}' must look like '08:00-12:00'")
+    bounds = [time.max if m.group(1) == "24" else time(int(m.group(1)), int(m.group(2))) for m in clocks if m]
+    if bounds[0] >= bounds[1]:
+        raise r.fail(path, f"'{text}' must end after it starts")
+    return Interval(bounds[0], bounds[1])

@@ -11,15 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from sdr.agent.fields import Node, PlaybookError, Reader, suggest
-from sdr.business_hours import WEEKDAYS, BusinessHours, Interval
+from sdr.business_hours import BusinessHours, parse_hours
 
 __all__ = ["Playbook", "PlaybookError", "load_playbook", "parse_playbook", "cached_playbook"]
 
@@ -223,37 +222,6 @@ def parse_follow_up(r: Reader, root: Node) -> FollowUp:
             raise r.fail(step.at("after"), "must be later than the previous step")
         steps.append(FollowUpStep(after, r.text(step, "intent")))
     return FollowUp(tuple(steps), r.flag(node, "business_hours_only", True))
-
-
-CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
-
-
-def parse_hours(r: Reader, root: Node) -> BusinessHours:
-    node = r.section(root, "business_hours")
-    name = r.text(node, "timezone")
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise r.fail(node.at("timezone"), f"'{name}' is not an IANA time zone (e.g. America/Sao_Paulo)") from None
-    days = r.section(node, "week")
-    week = tuple(tuple(_interval(r, days.at(day), text) for text in r.texts(days, day)) for day in WEEKDAYS)
-    extra = []
-    for index, value in enumerate(node.get("extra_closed") or []):
-        if not isinstance(value, date):
-            raise r.fail(f"{node.at('extra_closed')}[{index}]", "must be a date like 2026-01-25")
-        extra.append(value)
-    return BusinessHours(zone, week, r.flag(node, "national_holidays", True), tuple(extra))
-
-
-def _interval(r: Reader, path: str, text: str) -> Interval:
-    start, _, end = text.partition("-")
-    clocks = [CLOCK.match(part.strip()) for part in (start, end)]
-    if not all(clocks):
-        raise r.fail(path, f"'{text}' must look like '08:00-12:00'")
-    bounds = [time.max if m.group(1) == "24" else time(int(m.group(1)), int(m.group(2))) for m in clocks if m]
-    if bounds[0] >= bounds[1]:
-        raise r.fail(path, f"'{text}' must end after it starts")
-    return Interval(bounds[0], bounds[1])
 
 
 def parse_reply(r: Reader, root: Node) -> ReplyRules:
