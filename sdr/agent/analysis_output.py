@@ -55,7 +55,7 @@ class Fields:
 
     def _missing(self, key: str, value: Any, default: Any, why: str) -> Any:
         if key in ESSENTIAL:
-            raise Unusable(f"{key}={value!r} {why}")
+            raise Unusable(f"{key}={repr(value)[:40]} {why}")
         self.repairs.append(f"{key} {'missing' if value is None else 'invalid'}, set to {default!r}")
         return default
 
