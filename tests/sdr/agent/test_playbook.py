@@ -165,3 +165,25 @@ def test_staffing_example_loads():
 @pytest.mark.parametrize("path", [DEFAULT_PLAYBOOK, STAFFING_PATH])
 def test_every_slot_question_is_a_single_question(path):
     assert all(slot.question.count("?") == 1 for slot in load_playbook(path).slots)
+
+
+STAFFING = yaml.safe_load(STAFFING_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["qualification"]["slots"][2].pop("question"), "qualification.slots[2].question is required"),
+    (lambda d: d["business_hours"].update(timezone="GMT-3"), "business_hours.timezone 'GMT-3' is not an IANA"),
+    (lambda d: d["stages"][0].update(next=["diagnóstico"]), "stages[0].next names unknown stage 'diagnóstico' "
+                                                            "(did you mean 'diagnostico'?)"),
+    (lambda d: d["products"][0].update(preco="18%"), "products[0].preco is not a known field"),
+    (lambda d: d["follow_up"].update(business_hours_only="yes"), "follow_up.business_hours_only must be true"),
+    (lambda d: d["business_hours"]["week"].update(sab=["8:00-12:00"]), "business_hours.week.sab '8:00-12:00'"),
+    (lambda d: d["business_hours"]["week"].update(sabado=["08:00-12:00"]), "business_hours.week.sabado is not a "
+                                                                           "known field (did you mean 'sab'?)"),
+])
+def test_staffing_errors_name_the_field(edit, message):
+    data = copy.deepcopy(STAFFING)
+    edit(data)
+    with pytest.raises(PlaybookError) as raised:
+        parse_playbook(data, "staffing.yaml")
+    assert f"playbook staffing.yaml: {message}" in str(raised.value)
