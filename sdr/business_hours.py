@@ -108,9 +108,7 @@ def parse_hours(r: Reader, root: Node) -> BusinessHours:
     week = tuple(tuple(_interval(r, days.at(day), text) for text in r.texts(days, day)) for day in WEEKDAYS)
     extra = []
     for index, value in enumerate(node.get("extra_closed") or []):
-        if not isinstance(value, date):
-            raise r.fail(f"{node.at('extra_closed')}[{index}]", "must be a date like 2026-01-25")
-        extra.append(value)
+        extra.append(_day(r, f"{node.at('extra_closed')}[{index}]", value))
     return BusinessHours(zone, week, r.flag(node, "national_holidays", True), tuple(extra))
 
 
@@ -123,3 +121,13 @@ def _interval(r: Reader, path: str, text: str) -> Interval:
     if bounds[0] >= bounds[1]:
         raise r.fail(path, f"'{text}' must end after it starts")
     return Interval(bounds[0], bounds[1])
+
+
+def _day(r: Reader, path: str, value: object) -> date:
+    """YAML reads 2026-01-25 as a date already; a quoted one is accepted too."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise r.fail(path, "must be a date like 2026-01-25") from None

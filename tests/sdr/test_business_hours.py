@@ -6,8 +6,9 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
-from sdr.agent.playbook import load_playbook
+from sdr.agent.playbook import load_playbook, parse_playbook
 from sdr.business_hours import brazilian_holidays, easter, is_business_time
 from sdr.settings import REPO_ROOT
 
@@ -87,3 +88,10 @@ def test_regional_days_off_of_the_staffing_playbook():
 def test_a_naive_datetime_is_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         is_business_time(SOLAR, datetime(2026, 3, 10, 9, 30))
+
+
+def test_extra_closed_dates_may_be_quoted():
+    data = yaml.safe_load((REPO_ROOT / "playbooks" / "solar.yaml").read_text(encoding="utf-8"))
+    data["business_hours"]["extra_closed"] = ["2026-03-10"]
+    playbook = parse_playbook(data, "quoted.yaml")
+    assert not is_business_time(playbook, datetime(2026, 3, 10, 9, 30, tzinfo=SP))
