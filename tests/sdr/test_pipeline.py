@@ -8,6 +8,7 @@ import json
 import pytest
 
 from sdr.accounting import counters
+from sdr.agent.prompts import analysis_prefix, reply_prefix
 from sdr.buffer import lock_key
 from sdr.delivery import send_step
 from sdr.llm import LLMTransientError
@@ -388,3 +389,20 @@ def test_a_stage_jump_the_playbook_forbids_is_corrected(rt, llm):
         [lead] = rows(session, "SELECT stage FROM leads")
     assert lead.stage == "novo"  # a new lead may only stay new, start qualifying or be lost
     assert only_turn(rt, received.conversation_id).analysis["stage_corrected_from"] == "ganho"
+
+
+def test_the_stable_prefixes_are_served_from_the_prompt_cache(rt, llm):
+    """Two different leads, two turns: the second turn's calls reuse the cached playbook prefixes."""
+    for n, text in enumerate(("Oi, quanto custa?", "Moro em Campinas, é caro?")):
+        received = receive(rt, phone(n), text)
+        run_turn(rt, received.conversation_id)
+    first, second = turns_of_all(rt)
+    assert first.cached_tokens == 0
+    # Both prefixes (analysis and reply) are several thousand characters, about four per token.
+    prefix_tokens = (len(analysis_prefix(rt.playbook)) + len(reply_prefix(rt.playbook))) // 4
+    assert second.cached_tokens >= prefix_tokens * 0.8, (second.cached_tokens, prefix_tokens)
+
+
+def turns_of_all(rt):
+    with rt.sessions() as session:
+        return rows(session, "SELECT cached_tokens FROM turns ORDER BY id")
