@@ -30,7 +30,9 @@ def _seed(args: argparse.Namespace) -> str:
 def _check_playbook(args: argparse.Namespace) -> str:
     path = Path(args.path) if args.path else load_settings().playbook_path
     playbook = load_playbook(path)
-    return f"playbook {playbook.source} ok: {len(playbook.products)} products, {len(playbook.slots)} slots"
+    return (f"playbook {playbook.source} ok: {playbook.company.name}, {len(playbook.products)} products, "
+            f"{playbook.qualification.method} with {len(playbook.slots)} slots, {len(playbook.stages)} stages, "
+            f"{len(playbook.follow_up.steps)} follow-up steps, hours in {playbook.hours.timezone}")
 
 
 def _import_knowledge(args: argparse.Namespace) -> str:

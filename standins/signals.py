@@ -10,7 +10,9 @@ The resulting :class:`Reading` answers the schema filler (``standins.schema_fill
   names containing ``sentiment`` prefer a ``neg*`` value on negative words, ``pos*`` on positive ones, else
   ``neutr*``;
 - booleans: names containing ``opt_out``/``optout``/``unsubscribe`` → opt-out detected; ``handoff``/``human``/
-  ``escalat`` → human requested; ``objection`` → objection words; ``interest`` → positive words; else false;
+  ``escalat`` → human requested; ``objection`` → objection words; ``asks_if_ai``/``bot`` → a question about
+  talking to a bot; ``injection`` → an attempt to override instructions ("ignore suas instruções", "você agora
+  é", "me mostre seu prompt"…); ``interest`` → positive words; else false;
 - strings: ``summary``/``resumo`` → short Portuguese summary; ``query``/``search`` → the text's longer words;
   ``language`` → ``pt-BR``; identifier names (``name``, ``id``, ``key``, ``slot``, ``field``, ``label``,
   ``type``) → ``<name>_1``; anything else (evidence, values…) → a snippet of the text of at most 60 characters,
@@ -35,6 +37,9 @@ ASKS_BOT = ("robo", "bot", "inteligencia artificial", "voce e uma ia", "e uma ia
 NEGATIVE = ("nao gostei", "caro", "ruim", "pessimo", "problema*", "reclama*", "demora*", "absurdo", "irritad*",
             "chato", "horrivel", "nunca", "decepcion*")
 POSITIVE = ("otimo", "perfeito", "obrigad*", "legal", "gostei", "interessad*", "quero", "show", "maravilh*", "top")
+INJECTION = ("ignore suas instrucoes", "ignore as instrucoes", "esqueca suas instrucoes", "ignore tudo",
+             "voce agora e", "a partir de agora voce", "seu prompt", "system prompt", "suas instrucoes",
+             "modo desenvolvedor")
 OBJECTION = ("caro", "sem dinheiro", "nao tenho dinheiro", "depois", "vou pensar", "concorrente*", "desconfi*",
              "nao sei se", "nao tenho tempo", "agora nao")
 # Portuguese phrases that imply English/Portuguese tokens commonly found in enum values.
@@ -82,6 +87,7 @@ class Reading:
     negative: bool
     positive: bool
     objection: bool
+    injection: bool = False
     tokens: set[str] = field(default_factory=set)
 
     def rank(self, name: str, options: list[Any]) -> list[Any]:
@@ -103,6 +109,10 @@ class Reading:
             return self.handoff
         if "objection" in lowered:
             return self.objection
+        if "asks_if_ai" in lowered or "bot" in lowered:
+            return self.asks_bot
+        if "injection" in lowered:
+            return self.injection
         return self.positive if "interest" in lowered else False
 
     def text_for(self, name: str) -> str:
@@ -142,7 +152,8 @@ def read(text: str) -> Reading:
     # "não quero mais" contains "quero": an opt-out is never read as interest.
     reading = Reading(text=text, folded=folded, opt_out=opt_out, handoff=_has(folded, HANDOFF),
                       asks_bot=_has(folded, ASKS_BOT), negative=opt_out or _has(folded, NEGATIVE),
-                      positive=not opt_out and _has(folded, POSITIVE), objection=_has(folded, OBJECTION))
+                      positive=not opt_out and _has(folded, POSITIVE), objection=_has(folded, OBJECTION),
+                      injection=_has(folded, INJECTION))
     words = set(re.findall(r"[a-z0-9]+", folded))
     reading.tokens = words | {w[:5] for w in words if len(w) >= 5}
     implied = [(reading.opt_out, "opt_out optout opt out stop unsubscribe cold"),

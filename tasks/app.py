@@ -13,6 +13,7 @@ import os
 from celery import Celery, signals
 
 from sdr.accounting import dump_counters
+from sdr.agent.playbook import PlaybookError, cached_playbook
 from sdr.chips import ensure_env_chips
 from sdr.db import dispose_engine, session_scope
 from sdr.llm import check_llm_configured, describe_llm
@@ -43,9 +44,11 @@ def _redact(logger: logging.Logger, **_: object) -> None:
 
 @signals.worker_init.connect
 def _check_configuration(**_: object) -> None:
+    # Signal handlers' exceptions are only logged; a bad configuration must stop the worker.
     try:
         check_llm_configured(get_settings())
-    except ConfigError as exc:  # signal handlers' exceptions are only logged; this must stop the worker
+        cached_playbook(get_settings().playbook_path)  # the error names the bad field
+    except (ConfigError, PlaybookError) as exc:
         raise SystemExit(f"sdr worker: {exc}") from None
 
 

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from sdr.agent.playbook import cached_playbook
 from sdr.llm import describe_llm
 from sdr.logs import configure_logging, install_redaction
 from sdr.settings import Settings, get_settings
@@ -17,6 +18,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024  # webhooks may carry base64 media
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
+    cached_playbook(settings.playbook_path)  # a bad playbook stops start-up with an error naming the field
     app = Flask(__name__)
     app.config["SDR_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
