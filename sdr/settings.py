@@ -59,6 +59,11 @@ class Settings:
     decay_interval_seconds: float
     log_level: str
     extra: Mapping[str, str] = field(default_factory=dict)
+    # memory and knowledge
+    knowledge_hits: int = 3
+    history_messages: int = 20
+    summary_after_messages: int = 30
+    summary_model: str = "gpt-4o-mini"
 
     @property
     def stand_in_llm(self) -> bool:
@@ -145,6 +150,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_grace_seconds=_float(env, "SDR_SWEEP_GRACE_SECONDS", 10.0, minimum=0.0),
         decay_interval_seconds=_float(env, "SDR_DECAY_INTERVAL_SECONDS", 3600.0, minimum=1.0),
         log_level=(env.get("SDR_LOG_LEVEL") or "INFO").upper(),
+        knowledge_hits=_int(env, "SDR_KNOWLEDGE_HITS", 3),
+        history_messages=_int(env, "SDR_HISTORY_MESSAGES", 20, minimum=2),
+        summary_after_messages=_int(env, "SDR_SUMMARY_AFTER_MESSAGES", 30, minimum=2),
+        summary_model=env.get("SDR_SUMMARY_MODEL") or env.get("SDR_ANALYSIS_MODEL") or "gpt-4o-mini",
     )
     check_consistency(settings)
     return settings
@@ -161,6 +170,9 @@ def check_consistency(s: Settings) -> None:
         raise ConfigError(
             "SDR_PROVIDER_CONNECT_TIMEOUT + SDR_PROVIDER_READ_TIMEOUT must be below SDR_STEP_TIME_LIMIT"
         )
+    if s.summary_after_messages <= s.history_messages // 2:
+        raise ConfigError("SDR_SUMMARY_AFTER_MESSAGES must exceed half of SDR_HISTORY_MESSAGES (the summary leaves "
+                          "the newest half of the history window out, so a smaller value would summarize nothing)")
     if s.turn_lock_seconds <= s.step_time_limit:
         raise ConfigError("SDR_TURN_LOCK_SECONDS must exceed SDR_STEP_TIME_LIMIT (the lock is extended per step)")
     longest_hold = max(s.buffer_max_seconds, s.send_retry_backoff_max) + s.step_time_limit

@@ -27,9 +27,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_app(app)
 
     from web import api, health, sandbox, webhooks
+    from web import knowledge
 
     for blueprint in (webhooks.bp, health.bp, api.bp, sandbox.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(knowledge.bp)
 
     @app.errorhandler(HTTPException)
     def _json_error(error: HTTPException):  # every error answers JSON with a reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import current_app, request
+from flask import abort, current_app, request
 
 from sdr.settings import Settings
 
@@ -23,3 +23,12 @@ def bearer_matches(expected: str) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def require_admin() -> None:
+    """Stop the request unless it carries `Authorization: Bearer $SDR_ADMIN_TOKEN` (a blueprint's before_request)."""
+    token = settings().admin_token
+    if not token:
+        abort(403, description="the admin API is disabled: set SDR_ADMIN_TOKEN")
+    if not bearer_matches(token):
+        abort(401, description="missing or wrong bearer token")
