@@ -20,6 +20,7 @@ from sdr.agent.reply import fallback_reply, generate_reply
 from sdr.buffer import Flush
 from sdr.conversations import route_message
 from sdr.llm import LLMError, LLMTransientError
+from sdr.memory import knowledge_query, recall_history, recall_knowledge
 from sdr.runtime import Runtime
 from sdr.turns import abort_turn, begin_turn, record_analysis, record_reply
 
@@ -66,10 +67,12 @@ def analyze_step(
     rt: Runtime, conversation_id: int, token: str, queued_at: str | None, last_attempt: bool
 ) -> dict[str, Any] | None:
     """Open the turn and make its one analysis call. Raises LLMTransientError to ask for a retry."""
-    if not rt.buffer.extend(conversation_id, token):
+    owned, cached = recall_history(rt, conversation_id, token)
+    if not owned:
         return None
     with rt.sessions() as session:
-        begun = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None)
+        begun = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None,
+                           cached, rt.settings.history_messages, rt.settings.summary_after_messages)
     if begun is None:
         rt.buffer.release(conversation_id, token)
         return None
@@ -103,9 +106,10 @@ def reply_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) 
     """Make the turn's one reply call with the analysis handed over, and queue its parts."""
     if payload is None:
         return None
-    ctx = TurnContext.from_json(payload["context"])
     analysis = Analysis.from_json(payload["analysis"])
-    if not rt.buffer.extend(ctx.conversation_id, ctx.token):
+    ctx = TurnContext.from_json(payload["context"])
+    ctx = recall_knowledge(rt, ctx, knowledge_query(ctx, analysis.knowledge_query))
+    if ctx is None:
         return None
     try:
         reply = generate_reply(rt.llm, rt.settings.reply_model, rt.playbook, ctx, analysis)

@@ -31,6 +31,7 @@ def reply_messages(playbook: Playbook, ctx: TurnContext, analysis: Analysis) -> 
                and slot.name not in {s.name for s in analysis.slots}]
     guidance = (
         f"{lead_state(ctx)}\n\n"
+        f"{ctx.render_knowledge()}\n\n"
         f"Análise desta vez: {json.dumps(situation, ensure_ascii=False)}\n"
         f"Próxima pergunta de qualificação, se couber: {missing[0] if missing else 'nenhuma, já qualificado'}"
     )
