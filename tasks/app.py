@@ -23,7 +23,7 @@ from tasks.schedule import beat_schedule
 app = Celery("sdr")
 app.config_from_object("celeryconfig")
 app.conf.beat_schedule = beat_schedule(get_settings())
-app.conf.include = ["tasks.inbound", "tasks.turn", "tasks.jobs"]
+app.conf.include = ["tasks.inbound", "tasks.turn", "tasks.jobs", "tasks.memory"]
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from sdr.llm import LLMTransientError
 from sdr.pipeline import StartTurn, abort_step, analyze_step, reply_step, start_step
 from sdr.settings import get_settings
 from tasks.app import app
+from tasks.memory import summarize
 from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime
 
 LLM_RETRIES = 2
@@ -55,9 +56,12 @@ def schedule(start: StartTurn | None) -> None:
 @app.task(name="sdr.turn.analyze", bind=True, base=TurnTask, **RETRYABLE)
 def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None) -> dict[str, Any] | None:
     try:
-        return analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
+        payload = analyze_step(runtime(), conversation_id, token, queued_at, self.request.retries >= LLM_RETRIES)
     except LLMTransientError as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries, 8), max_retries=LLM_RETRIES) from exc
+    if payload is not None and payload["context"].get("summary_due"):
+        summarize.delay(conversation_id)  # in the background; this turn uses the summary it has
+    return payload
 
 
 @app.task(name="sdr.turn.reply", bind=True, base=TurnTask, **RETRYABLE)
