@@ -12,7 +12,7 @@ from sdr.pipeline import analyze_step, ingest_step, reply_step, start_step
 from sdr.knowledge import store_knowledge
 from sdr.knowledge_files import parse_file
 from sdr.settings import REPO_ROOT
-from tests.factories import inbound, phone, receive, run_turn, store
+from tests.factories import flush_redis, inbound, phone, receive, run_turn, store
 
 BUDGET_SQL, BUDGET_REDIS = 8, 8
 CURRENT_SQL, CURRENT_REDIS = 7, 7  # docs/architecture.md; a change here should be deliberate
@@ -48,6 +48,20 @@ def test_a_turn_with_warm_caches_costs_less(rt, llm, evolution):
     assert used.sql <= BUDGET_SQL and used.redis <= BUDGET_REDIS, used
     assert (used.sql, used.redis) == (WARM_SQL, WARM_REDIS), used
     assert "Financiamento" in llm.requests("reply")[-1]["body"]["messages"][1]["content"]
+
+
+def test_a_turn_with_cold_caches_in_an_ongoing_conversation_stays_within_budget(rt, llm, evolution):
+    """Redis lost everything: the history is read from Postgres and refilled, the search made and stored."""
+    llm.script([{"kind": "reply", "content": ONE_PART}] * 3)
+    for line in ("Oi", "Moro em Campinas"):
+        cid = receive(rt, phone(1), line).conversation_id
+        run_turn(rt, cid)
+    flush_redis(rt.redis)
+    with rt.sessions() as session:
+        [message_id] = store(session, inbound(phone(1), "Quanto custa a instalação?"))
+    used = measured_turn(rt, message_id)
+    assert (used.sql, used.redis) == (CURRENT_SQL, CURRENT_REDIS), used
+    assert rt.redis.exists(f"sdr:hist:{cid}")  # refilled on the way
 
 
 def test_a_text_message_turn_stays_within_budget(rt, llm, evolution):
