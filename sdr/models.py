@@ -137,6 +137,7 @@ class Message(Base):
         CheckConstraint("author IN ('lead', 'bot', 'human')", name="author"),
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),  # memory: history windows by id
         Index("ix_messages_unrouted", "id",
               postgresql_where=sql_text("conversation_id IS NULL AND status = 'received'")),
         Index("uq_messages_turn_part", "turn_id", "part", unique=True,

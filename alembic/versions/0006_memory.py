@@ -4,6 +4,8 @@
   rebuilt with the title and tags ranking above the body, and content hashes unique per source so
   two sources may hold the same text and a source can be swapped on its own.
 - conversations.summary_through_id: the last message id the rolling summary covers.
+- messages (conversation_id, id): history windows, cache checks and summaries read a conversation's
+  messages by id range.
 
 Revision ID: 0006_memory
 Revises: 0001
@@ -43,9 +45,11 @@ def upgrade() -> None:
     op.create_index("ix_knowledge_documents_source", "knowledge_documents", ["source"])
     op.add_column("conversations", sa.Column("summary_through_id", sa.BigInteger(), server_default="0",
                                              nullable=False))
+    op.create_index("ix_messages_conversation_id_id", "messages", ["conversation_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_conversation_id_id", table_name="messages")
     op.drop_column("conversations", "summary_through_id")
     op.drop_index("ix_knowledge_documents_source", table_name="knowledge_documents")
     op.drop_constraint("uq_knowledge_documents_source_content_hash", "knowledge_documents", type_="unique")
