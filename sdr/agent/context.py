@@ -72,7 +72,8 @@ class TurnContext:
         return [item for item in self.history if not item.pending]
 
     def render_knowledge(self) -> str:
-        """The knowledge hits as the reply prompt shows them (and the validator accepts as sayable)."""
+        """The knowledge hits as the reply prompt shows them; facts, prices and terms may come only from here
+        and the playbook."""
         if not self.knowledge:
             return "Base de conhecimento: nada encontrado para esta pergunta; não invente fatos, preços ou prazos."
         hits = "\n".join(f"- {hit.title}: {hit.body}" for hit in self.knowledge)
