@@ -142,6 +142,12 @@ class Buffer:
         """Renew the lock if `token` still owns it; False means another turn may have started."""
         return bool(self._extend(keys=[lock_key(conversation_id)], args=[token, self.timing.lock_ms]))
 
+    def queue_extend(self, pipe: redis.client.Pipeline, conversation_id: int, token: str) -> None:
+        """`extend` queued on a pipeline, so a step's cache reads share its round trip; the pipeline's
+        result is 1 if `token` still owns the lock. Sent as EVAL: a pipelined EVALSHA would cost a
+        SCRIPT EXISTS round trip first."""
+        pipe.eval(_EXTEND, 1, lock_key(conversation_id), token, self.timing.lock_ms)
+
     def release(self, conversation_id: int, token: str) -> Flush:
         """Give the lock back; returns when a follow-up flush should run if messages are waiting."""
         keys = [lock_key(conversation_id), buffer_key(conversation_id)]

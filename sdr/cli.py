@@ -10,7 +10,9 @@ from sdr.agent.playbook import PlaybookError, load_playbook
 from sdr.addresses import mask
 from sdr.chips import ChipError, NewChip, add_chip, ensure_env_chips, list_chips
 from sdr.db import session_scope
-from sdr.knowledge import import_markdown
+from sdr.knowledge import Imported, KnowledgeError, bump_knowledge_version, import_file, store_knowledge
+from sdr.knowledge_files import parse_file
+from sdr.redis_client import get_redis
 from sdr.settings import REPO_ROOT, ConfigError, load_settings
 
 EXAMPLE_KNOWLEDGE = REPO_ROOT / "playbooks" / "solar-knowledge.md"
@@ -22,9 +24,11 @@ def _seed(args: argparse.Namespace) -> str:
     knowledge = Path(args.knowledge) if args.knowledge else EXAMPLE_KNOWLEDGE
     with session_scope(settings) as session:
         chips = ensure_env_chips(session, settings)
-        documents = import_markdown(session, knowledge)
+        imported = import_file(session, knowledge)
+    if imported.added:
+        bump_knowledge_version(get_redis(settings))
     return (f"playbook {playbook.source} ok ({playbook.business_name}); "
-            f"{chips} chip(s) registered; {documents} knowledge section(s) added from {knowledge.name}")
+            f"{chips} chip(s) registered; {imported.added} knowledge section(s) added from {knowledge.name}")
 
 
 def _check_playbook(args: argparse.Namespace) -> str:
@@ -37,9 +41,16 @@ def _check_playbook(args: argparse.Namespace) -> str:
 
 def _import_knowledge(args: argparse.Namespace) -> str:
     settings = load_settings()
-    with session_scope(settings) as session:
-        added = import_markdown(session, Path(args.path))
-    return f"{added} knowledge section(s) added from {args.path}"
+    path = Path(args.path)
+    sections = parse_file(path)  # the whole file is checked before anything is stored
+    imported = store_knowledge(lambda: session_scope(settings), get_redis(settings), sections,
+                               args.source or path.name, replace=args.replace)
+    return describe_import(imported)
+
+
+def describe_import(imported: Imported) -> str:
+    return (f"source {imported.source!r}: {imported.added} section(s) added, {imported.removed} removed, "
+            f"{imported.unchanged} unchanged")
 
 
 def _add_chip(args: argparse.Namespace) -> str:
@@ -88,14 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-playbook", help="validate a playbook file (default: SDR_PLAYBOOK)")
     check.add_argument("path", nargs="?")
     check.set_defaults(run=_check_playbook)
-    knowledge = commands.add_parser("import-knowledge", help="import a Markdown knowledge file")
+    knowledge = commands.add_parser("import-knowledge", help="import a Markdown or CSV (title,body[,tags]) file")
     knowledge.add_argument("path")
+    knowledge.add_argument("--source", help="name the documents are stored under (default: the file's name)")
+    knowledge.add_argument("--replace", action="store_true",
+                           help="swap the source's documents for the file's, atomically")
     knowledge.set_defaults(run=_import_knowledge)
     _chip_commands(commands)
     args = parser.parse_args(argv)
     try:
         print(args.run(args))
-    except (PlaybookError, ConfigError, FileNotFoundError, ChipError) as exc:
+    except (PlaybookError, ConfigError, KnowledgeError, ChipError, OSError) as exc:
         print(f"sdr {args.command}: {exc}", file=sys.stderr)
         return 2
     return 0

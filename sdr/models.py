@@ -122,6 +122,8 @@ class Conversation(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     window_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     summary: Mapped[str | None] = mapped_column(Text)
+    # memory: the last message id the rolling summary covers
+    summary_through_id: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     state: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=sql_text("'{}'"))
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_turn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -139,6 +141,7 @@ class Message(Base):
         CheckConstraint("author IN ('lead', 'bot', 'human')", name="author"),
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),  # memory: history windows by id
         Index("ix_messages_unrouted", "id",
               postgresql_where=sql_text("conversation_id IS NULL AND status = 'received'")),
         Index("uq_messages_turn_part", "turn_id", "part", unique=True,
@@ -250,19 +253,32 @@ class Guideline(Base):
 
 
 class KnowledgeDocument(Base):
-    """A piece of the business's own knowledge, searchable in Portuguese without accents."""
+    """A piece of the business's own knowledge, searchable in Portuguese without accents.
+
+    Title and tags weigh more than the body in the ranking; a section's text is stored once per source.
+    """
 
     __tablename__ = "knowledge_documents"
-    __table_args__ = (Index("ix_knowledge_documents_tsv", "tsv", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("ix_knowledge_documents_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_knowledge_documents_source", "source"),
+        UniqueConstraint("source", "content_hash"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(Text, nullable=False)
     title: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
-    content_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    tags: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    content_hash: Mapped[str] = mapped_column(Text, nullable=False)
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('sdr_portuguese', coalesce(title, '') || ' ' || coalesce(body, ''))", persisted=True),
+        Computed(
+            "setweight(to_tsvector('sdr_portuguese', coalesce(title, '')), 'A') || "
+            "setweight(to_tsvector('sdr_portuguese', coalesce(tags, '')), 'A') || "
+            "setweight(to_tsvector('sdr_portuguese', coalesce(body, '')), 'B')",
+            persisted=True,
+        ),
     )
     created_at: Mapped[datetime] = _now()
 

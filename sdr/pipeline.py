@@ -20,6 +20,7 @@ from sdr.agent.reply import fallback_reply, generate_reply
 from sdr.buffer import Flush
 from sdr.conversations import route_message
 from sdr.llm import LLMError, LLMTransientError
+from sdr.memory import knowledge_query, recall_history, recall_knowledge
 from sdr.runtime import Runtime
 from sdr.turns import AwaitingMedia, abort_turn, begin_turn, record_analysis, record_reply
 
@@ -73,10 +74,12 @@ def analyze_step(
     While an attachment of the turn's messages is still being resolved (sdr.media), the lock is
     given back and a StartTurn asks to try again shortly; the wait is bounded in sdr.turns.
     """
-    if not rt.buffer.extend(conversation_id, token):
+    owned, cached = recall_history(rt, conversation_id, token)
+    if not owned:
         return None
     with rt.sessions() as session:
         begun = begin_turn(session, conversation_id, token, datetime.fromisoformat(queued_at) if queued_at else None,
+                           cached, rt.settings.history_messages, rt.settings.summary_after_messages,
                            rt.settings.media.max_wait_seconds)
     if isinstance(begun, AwaitingMedia):
         flush = rt.buffer.release(conversation_id, token)
@@ -114,12 +117,13 @@ def reply_step(rt: Runtime, payload: dict[str, Any] | None, last_attempt: bool) 
     """Make the turn's one reply call with the analysis handed over, and queue its parts."""
     if payload is None:
         return None
-    ctx = TurnContext.from_json(payload["context"])
     analysis = Analysis.from_json(payload["analysis"])
-    if not rt.buffer.extend(ctx.conversation_id, ctx.token):
+    ctx = TurnContext.from_json(payload["context"])
+    ctx = recall_knowledge(rt, ctx, knowledge_query(ctx, analysis.knowledge_query))
+    if ctx is None:
         return None
     try:
-        reply = generate_reply(rt.llm, rt.settings.reply_model, rt.playbook, ctx, analysis)
+        reply = generate_reply(rt.llm, rt.settings.reply_model, rt.playbook, ctx, analysis, ctx.knowledge)
     except LLMTransientError:
         if not last_attempt:
             raise

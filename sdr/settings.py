@@ -122,6 +122,12 @@ class Settings:
     # Secrets a chip row may name in `credentials_ref` (only variables with CHIP_SECRET_PREFIX).
     chip_secrets: Mapping[str, str] = field(default_factory=dict)
 
+    # memory and knowledge
+    knowledge_hits: int = 3
+    history_messages: int = 20
+    summary_after_messages: int = 30
+    summary_model: str = "gpt-4o-mini"
+
     def chip_secret(self, ref: str) -> str:
         """The secret a chip's credentials reference names; ConfigError if it is not set."""
         if not ref.startswith(CHIP_SECRET_PREFIX) or not self.chip_secrets.get(ref):
@@ -316,6 +322,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trust_forwarded=_flag(env, "SDR_TRUST_FORWARDED"),
         chip_secrets={k: v for k, v in env.items() if k.startswith(CHIP_SECRET_PREFIX) and v},
         media=_media(env),
+        knowledge_hits=_int(env, "SDR_KNOWLEDGE_HITS", 3),
+        history_messages=_int(env, "SDR_HISTORY_MESSAGES", 20, minimum=2),
+        summary_after_messages=_int(env, "SDR_SUMMARY_AFTER_MESSAGES", 30, minimum=2),
+        summary_model=env.get("SDR_SUMMARY_MODEL") or env.get("SDR_ANALYSIS_MODEL") or "gpt-4o-mini",
     )
     check_consistency(settings)
     return settings
@@ -332,6 +342,9 @@ def check_consistency(s: Settings) -> None:
         raise ConfigError(
             "SDR_PROVIDER_CONNECT_TIMEOUT + SDR_PROVIDER_READ_TIMEOUT must be below SDR_STEP_TIME_LIMIT"
         )
+    if s.summary_after_messages <= s.history_messages // 2:
+        raise ConfigError("SDR_SUMMARY_AFTER_MESSAGES must exceed half of SDR_HISTORY_MESSAGES (the summary leaves "
+                          "the newest half of the history window out, so a smaller value would summarize nothing)")
     if s.turn_lock_seconds <= s.step_time_limit:
         raise ConfigError("SDR_TURN_LOCK_SECONDS must exceed SDR_STEP_TIME_LIMIT (the lock is extended per step)")
     longest_hold = max(s.buffer_max_seconds, s.send_retry_backoff_max) + s.step_time_limit

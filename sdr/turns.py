@@ -20,31 +20,47 @@ from sdr.agent.context import HistoryItem, TurnContext
 from sdr.agent.reply import Reply
 from sdr.conversations import active_sql
 from sdr.llm import Completion
+from sdr.memory import CachedHistory, fill_bound, merge_history
 
 HISTORY_LIMIT = 20
 PENDING_LIMIT = 50
+SUMMARY_AFTER = 30
 
+# What the prompts may show of a conversation: what the lead wrote, what a person wrote, and what
+# the bot actually sent.
+VISIBLE = """((m.direction = 'in' AND m.status = 'received')
+              OR (m.direction = 'out' AND (m.author = 'human' OR m.status IN ('sent', 'delivered', 'read'))))"""
+
+# The context of a turn in one statement. `fresh` checks the cached history range (:first..:through,
+# see sdr.memory) against Postgres; `recent` is then what lies beyond it, or the whole window if the
+# cache is missing or stale. Inbound messages the turn does not answer yet stay out of the history.
 _CONTEXT = """
 SELECT t.id AS turn_id, t.status AS turn_status, t.base_watermark_id, t.upto_message_id, t.analysis,
-       c.id AS conversation_id, c.lead_id, c.chip_id, c.summary, c.state,
-       l.address, l.profile_name, l.stage, l.qualification, ch.provider, ch.external_id,
+       c.id AS conversation_id, c.lead_id, c.chip_id, c.summary, c.summary_through_id, c.state,
+       l.address, l.profile_name, l.stage, l.qualification, ch.provider, ch.external_id, v.fresh,
+       (SELECT coalesce(json_agg(p ORDER BY p.id), '[]') FROM (
+            SELECT id, author, kind, left(text, 2000) AS text, true AS pending,
+                   media_status, media_text, media_error, media->>'filename' AS filename FROM messages
+            WHERE conversation_id = c.id AND direction = 'in' AND status = 'received'
+              AND id > t.base_watermark_id AND id <= t.upto_message_id
+            ORDER BY id LIMIT :pending_limit) p) AS pending,
+       (SELECT min(id) FROM messages WHERE conversation_id = c.id AND direction = 'in' AND status = 'received'
+          AND id > t.base_watermark_id) AS open_from,
        (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM (
-            (SELECT id, author, kind, left(text, 2000) AS text, true AS pending,
-                    media_status, media_text, media_error, media->>'filename' AS filename FROM messages
-             WHERE conversation_id = c.id AND direction = 'in' AND status = 'received'
-               AND id > t.base_watermark_id AND id <= t.upto_message_id
-             ORDER BY id LIMIT :pending_limit)
-            UNION ALL
-            (SELECT id, author, kind, left(text, 2000) AS text, false AS pending,
-                    media_status, media_text, media_error, media->>'filename' AS filename FROM messages
-             WHERE conversation_id = c.id
-               AND ((direction = 'in' AND status = 'received' AND id <= t.base_watermark_id)
-                    OR (direction = 'out' AND (author = 'human' OR status IN ('sent', 'delivered', 'read'))))
-             ORDER BY created_at DESC LIMIT :history_limit)
-       ) h) AS history
+            SELECT id, author, kind, left(text, 2000) AS text, false AS pending,
+                   media_status, media_text, media_error, media->>'filename' AS filename FROM messages m
+            WHERE m.conversation_id = c.id AND m.id > CASE WHEN v.fresh THEN :through ELSE 0 END
+              AND VISIBLE AND NOT (m.direction = 'in' AND m.id > t.base_watermark_id)
+            ORDER BY m.id DESC LIMIT :history_limit) h) AS recent,
+       (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+            AND m.id > c.summary_through_id AND VISIBLE LIMIT :summary_after + 1) u) AS unsummarized
 FROM {turn_source} JOIN conversations c ON c.id = t.conversation_id
 JOIN leads l ON l.id = c.lead_id JOIN chips ch ON ch.id = c.chip_id
-"""
+CROSS JOIN LATERAL (
+    SELECT CAST(:through AS bigint) > 0 AND count(*) = :cached_count AND coalesce(sum(m.id), 0) = :cached_sum AS fresh
+    FROM messages m WHERE m.conversation_id = c.id AND m.id BETWEEN :first AND :through AND VISIBLE
+) v
+""".replace("VISIBLE", VISIBLE)
 
 # A lead's attachment still being turned into text, recent enough to wait for (sdr.media).
 _MEDIA_WAITING = """SELECT 1 FROM messages pm WHERE pm.conversation_id = c.id AND pm.media_status = 'pending'
@@ -122,14 +138,18 @@ class AwaitingMedia:
 
 
 def begin_turn(session: Session, conversation_id: int, token: str, queued_at: datetime | None,
-               media_wait: float = 0.0) -> Begun | AwaitingMedia | None:
-    """Open the turn owned by `token` (or pick it up again after a redelivery) and load its context.
+               cached: CachedHistory | None = None, history_limit: int = HISTORY_LIMIT,
+               summary_after: int = SUMMARY_AFTER, media_wait: float = 0.0) -> Begun | AwaitingMedia | None:
+    """Open the turn owned by `token` (or pick it up again after a redelivery) and load its context,
+    with the history cache `cached` checked and completed in the same statement.
 
     None means there is nothing to answer now (no pending message, paused, opted out). A message
     whose media is still pending and younger than `media_wait` seconds holds the turn back.
     """
     params = {"cid": conversation_id, "token": token, "queued_at": queued_at, "media_wait": media_wait,
-              "history_limit": HISTORY_LIMIT, "pending_limit": PENDING_LIMIT}
+              "history_limit": history_limit, "pending_limit": PENDING_LIMIT, "summary_after": summary_after,
+              "first": cached.first if cached else 0, "through": cached.through if cached else 0,
+              "cached_count": cached.count if cached else 0, "cached_sum": cached.id_sum if cached else 0}
     row = session.execute(_BEGIN, params).one_or_none()
     if row is None:
         row = session.execute(_RESUME, params).one_or_none()
@@ -140,7 +160,9 @@ def begin_turn(session: Session, conversation_id: int, token: str, queued_at: da
         # Another turn is still marked running but its owner lost the lock: close it first.
         session.execute(_RECONCILE, params)
         row = session.execute(_BEGIN, params).one_or_none()
-    return Begun(_context(row, token), row.analysis) if row is not None else None
+    if row is None:
+        return None
+    return Begun(_context(row, token, cached, history_limit, summary_after), row.analysis)
 
 
 def abort_turn(session: Session, token: str, error: str) -> bool:
@@ -149,16 +171,19 @@ def abort_turn(session: Session, token: str, error: str) -> bool:
     return bool(session.execute(_ABORT, {"token": token, "error": error[:500]}).scalar())
 
 
-def _context(row: Any, token: str) -> TurnContext:
-    history = tuple(HistoryItem(id=h["id"], author=h["author"], kind=h["kind"], text=h["text"],
-                                pending=h["pending"], media_status=h["media_status"], media_text=h["media_text"],
-                                media_error=h["media_error"], filename=h["filename"]) for h in row.history)
+def _context(row: Any, token: str, cached: CachedHistory | None, history_limit: int,
+             summary_after: int) -> TurnContext:
+    earlier = merge_history(cached, row.fresh, [HistoryItem(**h) for h in row.recent], history_limit)
+    history = tuple(earlier) + tuple(HistoryItem(**h) for h in row.pending)
+    through = fill_bound(earlier, row.open_from)
     return TurnContext(
         turn_id=row.turn_id, token=token, conversation_id=row.conversation_id, lead_id=row.lead_id,
         chip_id=row.chip_id, provider=row.provider, channel_ref=row.external_id, address=row.address,
         profile_name=row.profile_name, stage=row.stage, qualification=row.qualification or {},
         summary=row.summary, state=row.state or {}, base_watermark_id=row.base_watermark_id,
-        upto_message_id=row.upto_message_id, history=history,
+        upto_message_id=row.upto_message_id, history=history, summary_through_id=row.summary_through_id,
+        summary_due=row.unsummarized > summary_after,
+        history_fill_through=through if (not row.fresh or cached is None or through > cached.through) else 0,
     )
 
 

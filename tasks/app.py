@@ -24,7 +24,7 @@ from tasks.schedule import beat_schedule
 app = Celery("sdr")
 app.config_from_object("celeryconfig")
 app.conf.beat_schedule = beat_schedule(get_settings())
-app.conf.include = ["tasks.inbound", "tasks.turn", "tasks.jobs", "tasks.media"]
+app.conf.include = ["tasks.inbound", "tasks.turn", "tasks.jobs", "tasks.media", "tasks.memory"]
 
 log = logging.getLogger(__name__)
 

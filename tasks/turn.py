@@ -16,6 +16,7 @@ from sdr.llm import LLMTransientError
 from sdr.pipeline import StartTurn, abort_step, analyze_step, reply_step, start_step
 from sdr.settings import get_settings
 from tasks.app import app
+from tasks.memory import summarize
 from tasks.runtime import INFRASTRUCTURE_ERRORS, backoff, runtime, send_countdown
 
 LLM_RETRIES = 2
@@ -62,6 +63,8 @@ def analyze(self: Task, conversation_id: int, token: str, queued_at: str | None)
     if isinstance(analyzed, StartTurn):  # media still being resolved: start again shortly
         schedule(analyzed)
         return None
+    if analyzed is not None and analyzed["context"].get("summary_due"):
+        summarize.delay(conversation_id)  # in the background; this turn uses the summary it has
     return analyzed
 
 

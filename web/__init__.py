@@ -28,10 +28,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.logger.log(logging.WARNING if settings.stand_in_llm else logging.INFO, describe_llm(settings))
     init_app(app)
 
-    from web import api, health, meta, sandbox, webhooks
+    from web import api, health, knowledge, meta, sandbox, webhooks
 
     for blueprint in (webhooks.bp, health.bp, api.bp, sandbox.bp, meta.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(knowledge.bp)
 
     @app.errorhandler(HTTPException)
     def _json_error(error: HTTPException):  # every error answers JSON with a reason

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import current_app, request
+from flask import abort, current_app, request
 
 from sdr.settings import Settings
 from sdr.signatures import secret_equal
@@ -45,3 +45,12 @@ def requested_url() -> str:
 
 def _first(value: str | None) -> str | None:
     return value.split(",", 1)[0].strip() or None if value else None
+
+
+def require_admin() -> None:
+    """Stop the request unless it carries `Authorization: Bearer $SDR_ADMIN_TOKEN` (a blueprint's before_request)."""
+    token = settings().admin_token
+    if not token:
+        abort(403, description="the admin API is disabled: set SDR_ADMIN_TOKEN")
+    if not bearer_matches(token):
+        abort(401, description="missing or wrong bearer token")

@@ -79,6 +79,14 @@ def media_notice(items: list[HistoryItem]) -> str | None:
 
 
 @dataclass(frozen=True)
+class KnowledgeHit:
+    """A section of the business's knowledge found for the lead's question."""
+
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
 class TurnContext:
     turn_id: int
     token: str
@@ -96,6 +104,11 @@ class TurnContext:
     base_watermark_id: int
     upto_message_id: int
     history: tuple[HistoryItem, ...] = field(default_factory=tuple)
+    # memory and knowledge
+    summary_through_id: int = 0  # the last message id `summary` covers
+    summary_due: bool = False  # enough history is left unsummarized: the summary task should run
+    history_fill_through: int = 0  # >0: the history cache should be refilled with earlier items up to this id
+    knowledge: tuple[KnowledgeHit, ...] = ()  # found in the reply step for the analysis' knowledge query
 
     @property
     def pending(self) -> list[HistoryItem]:
@@ -105,10 +118,19 @@ class TurnContext:
     def earlier(self) -> list[HistoryItem]:
         return [item for item in self.history if not item.pending]
 
+    def render_knowledge(self) -> str:
+        """The knowledge hits as the reply prompt shows them; facts, prices and terms may come only from here
+        and the playbook."""
+        if not self.knowledge:
+            return "Base de conhecimento: nada encontrado para esta pergunta; não invente fatos, preços ou prazos."
+        hits = "\n".join(f"- {hit.title}: {hit.body}" for hit in self.knowledge)
+        return f"Base de conhecimento (fatos que você pode usar):\n{hits}"
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TurnContext":
         history = tuple(HistoryItem(**item) for item in data.get("history", ()))
-        return cls(**{**data, "history": history})
+        knowledge = tuple(KnowledgeHit(**hit) for hit in data.get("knowledge", ()))
+        return cls(**{**data, "history": history, "knowledge": knowledge})
