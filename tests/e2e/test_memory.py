@@ -7,6 +7,8 @@ The window is small here (4 messages, summary after 3) so a few turns are enough
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sdr.settings import REPO_ROOT
@@ -54,4 +56,8 @@ def test_a_growing_conversation_gets_a_summary_in_the_background(e2e, llm, evolu
     lead_says(e2e, lead, questions[3])
     wait_for_sends(evolution, lead, 4)
     [request] = reply_requests(llm, questions[3])
-    assert f"Resumo da conversa até aqui: {summarized.summary}" in request["body"]["messages"][1]["content"]
+    # made of the lead's words, the summary travels as user content (data), never as system text
+    messages = request["body"]["messages"]
+    quoted = json.dumps(summarized.summary, ensure_ascii=False)
+    assert any(quoted in m["content"] for m in messages if m["role"] == "user")
+    assert not any(summarized.summary in m["content"] for m in messages if m["role"] == "system")
